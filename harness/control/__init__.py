@@ -1,0 +1,1 @@
+"""Remote/control backends chosen by URI, and the avqa key vocabulary."""
