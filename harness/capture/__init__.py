@@ -1,0 +1,1 @@
+"""Capture sources chosen by URI, and the threaded capture (ring buffer, timestamps, drops)."""

@@ -1,0 +1,42 @@
+"""What every capture source provides: decoded frames and audio on one source clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from detectors.media import AudioChunk, Frame
+
+
+@dataclass
+class SourceStats:
+    """Counters a source keeps while it delivers (read by the capture thread)."""
+
+    frames: int = 0
+    audio_chunks: int = 0
+    dropped_frames: int = 0  # frames the source skipped, seen as gaps in presentation times
+    decode_errors: int = 0
+    discontinuities: int = 0
+
+
+class CaptureSource(Protocol):
+    """A connected source of frames and audio chunks.
+
+    Constructing a source validates its URI and connects (fail fast, the URI in the message).
+    ``items`` yields frames and chunks in arrival order with ``pts_s`` on one clock that
+    starts at 0 with the first video frame; it returns when the stream ends and raises
+    :class:`~harness.errors.CaptureError` when it fails.
+    """
+
+    uri: str
+    width: int
+    height: int
+    fps: float
+    live: bool  # a live stream (its end is a failure) rather than a file (its end is normal)
+    has_audio: bool
+    stats: SourceStats
+
+    def items(self) -> Iterator[Frame | AudioChunk]: ...
+
+    def close(self) -> None: ...

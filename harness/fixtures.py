@@ -1,0 +1,106 @@
+"""The device / remote / av fixtures (registered by harness.plugin)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import allure
+import pytest
+
+from harness.av import AVView
+from harness.config import DeviceConfig
+from harness.control.remote import Remote
+from harness.errors import InfrastructureError, ProductFailure
+from harness.plugin import STATE_KEY, AvqaState
+from harness.report.attachments import png_bytes, timeline_text
+from harness.session import DeviceSession
+
+log = logging.getLogger(__name__)
+
+
+def _state(config: pytest.Config) -> AvqaState:
+    return config.stash[STATE_KEY]
+
+
+@pytest.fixture(scope="session")
+def device_config(request: pytest.FixtureRequest) -> DeviceConfig:
+    """The selected device's validated configuration (--device, default sim)."""
+    config = _state(request.config).device_config
+    if config is None:  # collected without the plugin's collection hook (for example --collect-only)
+        pytest.skip("no device selected: pass --device NAME (a file under devices/) or --device path/to/device.yaml")
+    return config
+
+
+@pytest.fixture(scope="session")
+def device(request: pytest.FixtureRequest, device_config: DeviceConfig) -> Iterator[DeviceSession]:
+    """The opened device for the whole run: capture, remote, console and timeline.
+
+    A simulated device's process is started here and stopped at the end of the run.
+    """
+    session = DeviceSession.open(device_config, step=allure.step)
+    state = _state(request.config)
+    state.device_session = session
+    if session.build != state.build and state.build_option is None:
+        state.notes.append(f"device reported build {session.build} (results filed under {state.build})")
+    try:
+        yield session
+    finally:
+        state.device_session = None
+        session.close()
+
+
+@pytest.fixture(autouse=True)
+def _avqa_labels(request: pytest.FixtureRequest) -> None:
+    """Device and build as Allure parameters and labels, so each device keeps its own history."""
+    if "device" not in request.fixturenames:
+        return
+    state = _state(request.config)
+    if state.device_config is None:
+        return
+    allure.dynamic.parameter("device", state.device_config.name)
+    allure.dynamic.label("device", state.device_config.name)
+    allure.dynamic.label("build", state.build or "unknown")
+    allure.dynamic.label("platform", state.device_config.platform)
+
+
+@pytest.fixture
+def remote(request: pytest.FixtureRequest, device: DeviceSession) -> Remote:
+    """The device's remote; each key press is an Allure step and a timeline event."""
+    device.check_alive()
+    assert device.remote is not None
+    for mark in request.node.iter_markers("requires_keys"):
+        missing = [k for k in mark.args if not device.remote.supports(k)]
+        if missing:
+            pytest.skip(f"device {device.name}: control channel cannot send {', '.join(map(str, missing))}")
+    return device.remote
+
+
+@pytest.fixture
+def av(device: DeviceSession) -> AVView:
+    """A view of the device's live audio/video: waits, detector watches, screenshots."""
+    device.check_alive()
+    return AVView(device)
+
+
+def attach_failure_evidence(item: pytest.Item, call: pytest.CallInfo[Any]) -> None:
+    """On a failed test: attach the frame at the failure (or the newest), the timeline and the console log."""
+    session = _state(item.config).device_session
+    if not isinstance(session, DeviceSession) or session.capture is None:
+        return
+    error = call.excinfo.value if call.excinfo is not None else None
+    frame = getattr(error, "frame", None) if isinstance(error, ProductFailure) else None
+    events = error.events if isinstance(error, ProductFailure) else ()
+    try:
+        if frame is None:
+            frame = session.capture.video.latest()
+        if frame is not None:
+            allure.attach(png_bytes(frame, events), name=f"frame {frame.index} at t={frame.pts_s:.3f} s", attachment_type=allure.attachment_type.PNG)
+        allure.attach(timeline_text(session.timeline.events()), name="timeline", attachment_type=allure.attachment_type.TEXT)
+        if session.console is not None:
+            allure.attach(session.console.text(), name="serial console", attachment_type=allure.attachment_type.TEXT)
+        if session.simulator is not None and isinstance(error, InfrastructureError):
+            allure.attach(session.simulator.log_text()[-20000:], name="simulator log", attachment_type=allure.attachment_type.TEXT)
+    except Exception:  # noqa: BLE001 - evidence is best effort; never mask the test's own failure
+        log.warning("could not attach failure evidence", exc_info=True)

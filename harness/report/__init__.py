@@ -1,0 +1,1 @@
+"""Allure integration: results location, labels, attachments."""
