@@ -1,0 +1,165 @@
+"""``avqa analyze``: run detectors over recorded media files and print their events.
+
+Usage: ``avqa analyze PATH [PATH...] [--detector NAME ...] [--format json|jsonl|table]``
+(also ``python -m detectors.analyze``). Every file is decoded and fed, frame by frame and
+chunk by chunk, through :class:`detectors.base.Pipeline`, the code path of live analysis.
+Exit status: 0 when every file was analysed, 2 when a file could not be read (the others are
+still analysed and printed) or a detector name is unknown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import IO, Any
+
+from detectors.base import REGISTRY, Pipeline
+from detectors.decode import MediaError, MediaReader
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("json", "jsonl", "table")
+EXIT_OK = 0
+EXIT_ERROR = 2
+
+
+def resolve_detectors(names: Sequence[str] | None) -> list[str] | None:
+    """Validate detector names (commas allowed inside an item); None stays None (= all that apply).
+
+    Raises:
+        KeyError: a name is not registered; the message lists the registered names.
+    """
+    if names is None:
+        return None
+    out: list[str] = []
+    for item in names:
+        for name in item.split(","):
+            name = name.strip()
+            if not name:
+                continue
+            REGISTRY.get(name)  # KeyError naming the choices
+            if name not in out:
+                out.append(name)
+    return out or None
+
+
+def analyze_path(path: str | os.PathLike[str], detectors: list[str] | None = None) -> dict[str, Any]:
+    """Decode ``path``, run the detectors over it and return the ``avqa analyze`` record.
+
+    Args:
+        path: the media file.
+        detectors: names of registered detectors; None runs every detector whose medium
+            (video/audio) the file has.
+
+    Returns:
+        ``{"path", "fps", "frames", "duration_s", "dropped_frames", "events": [...]}`` with
+        events sorted by start time, each in :meth:`detectors.media.Event.to_dict` form.
+
+    Raises:
+        MediaError: the file cannot be opened or decoded (the message names it).
+        KeyError: a detector name is unknown.
+    """
+    names = resolve_detectors(detectors)
+    if names is None:
+        reader = MediaReader(path)
+        present = {"video": reader.has_video, "audio": reader.has_audio}
+        names = [n for n in REGISTRY.names() if present[REGISTRY.media(n)]]
+    else:
+        media = {REGISTRY.media(n) for n in names}
+        reader = MediaReader(path, want_video="video" in media, want_audio="audio" in media)
+        present = {"video": reader.has_video, "audio": reader.has_audio}
+        for n in names:
+            if not present[REGISTRY.media(n)]:
+                log.info("%s: no %s stream, detector %r sees nothing", reader.path, REGISTRY.media(n), n)
+    with reader:
+        pipeline = Pipeline(REGISTRY.create(n) for n in names)
+        for item in reader:
+            pipeline.feed(item)
+    pipeline.flush()
+    record = reader.info.to_dict()
+    record["events"] = [e.to_dict() for e in pipeline.sorted_events()]
+    return record
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def format_table(record: dict[str, Any]) -> str:
+    """Render one record as a human-readable block: a summary line and one row per event."""
+    head = (
+        f"{record['path']}: fps={_fmt(record['fps'])} frames={record['frames']} "
+        f"duration={_fmt(record['duration_s'])} s dropped={record['dropped_frames']} events={len(record['events'])}"
+    )
+    if not record["events"]:
+        return head
+    cols = ("detector", "kind", "start_s", "end_s", "start_frame", "end_frame", "score")
+    rows = [[_fmt(e.get(c)) for c in cols] for e in record["events"]]
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
+    lines = [head, "  " + "  ".join(c.upper().ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip()]
+    lines += ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``avqa analyze``."""
+    parser = argparse.ArgumentParser(
+        prog="avqa analyze",
+        description="Run A/V defect detectors over media files and print the events found.",
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="media file(s) to analyse")
+    parser.add_argument(
+        "--detector",
+        "-d",
+        action="append",
+        metavar="NAME",
+        help=f"detector to run (repeatable or comma-separated; default: every one that applies: {', '.join(REGISTRY.names())})",
+    )
+    parser.add_argument("--format", "-f", choices=FORMATS, default="json", help="output format (default: json)")
+    return parser
+
+
+def main(argv: list[str] | None = None, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
+    """Run ``avqa analyze`` with ``argv`` (without the program name); return the exit status."""
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr if stderr is not None else sys.stderr
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        detectors = resolve_detectors(args.detector)
+    except KeyError as e:
+        print(f"avqa analyze: {e.args[0]}", file=err)
+        return EXIT_ERROR
+    status = EXIT_OK
+    records: list[dict[str, Any]] = []
+    for path in args.paths:
+        try:
+            record = analyze_path(path, detectors)
+        except MediaError as e:
+            print(f"avqa analyze: {e}", file=err)
+            status = EXIT_ERROR
+            continue
+        if args.format == "jsonl":
+            out.write(json.dumps(record) + "\n")
+            out.flush()
+        elif args.format == "table":
+            out.write(format_table(record) + "\n")
+            out.flush()
+        else:
+            records.append(record)
+    if args.format == "json":
+        out.write(json.dumps(records, indent=2) + "\n")
+        out.flush()
+    return status
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    raise SystemExit(main())

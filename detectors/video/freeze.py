@@ -1,0 +1,194 @@
+"""Frozen video: runs of pictures that do not change, robust to capture and encoding noise.
+
+Each frame's luma is downscaled (area average over ``downscale_px`` x ``downscale_px``
+blocks, which averages away codec and capture noise) and compared with the first frame of
+the current run. A frame continues the run when both
+
+* the mean absolute difference is at most ``max_mean_diff_levels`` (global change), and
+* at most ``max_changed_ratio`` of the blocks differ by more than ``changed_block_levels``
+  (local change: a small moving object such as a spinner or cursor ends a freeze even when
+  it hardly moves the mean).
+
+Otherwise it starts a new run. Runs lasting at least ``min_duration_s`` are reported from
+the first frame of the run through its last repeat, as FFmpeg's freezedetect does.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import ClassVar
+
+import cv2
+import numpy as np
+
+from detectors.media import AudioChunk, Event, Frame, Medium, Region
+from detectors.video import FrameClock
+
+log = logging.getLogger(__name__)
+
+
+# A picture counts as black as in the black detector's defaults (luma <= 37 on >= 98 % of it).
+_BLACK_LUMA = 37
+_BLACK_RATIO = 0.98
+
+
+def _is_black(small_luma: np.ndarray) -> bool:
+    return cv2.countNonZero(cv2.compare(small_luma, _BLACK_LUMA, cv2.CMP_LE)) >= _BLACK_RATIO * small_luma.size
+
+
+class FreezeDetector:
+    """Report runs of unchanged pictures lasting at least ``min_duration_s``.
+
+    Per-frame metric: :attr:`last_metric` is the mean absolute difference (luma levels) of
+    the last frame against the first frame of its run; :meth:`metrics` also gives the ratio
+    of changed blocks. Both are kept apart from the frozen/not-frozen decision.
+    """
+
+    name: ClassVar[str] = "freeze"
+    medium: ClassVar[Medium] = "video"
+    metric_names: ClassVar[tuple[str, ...]] = ("index", "pts_s", "mean_diff_levels", "changed_ratio", "frozen")
+
+    @dataclass(frozen=True)
+    class Params:
+        """Freeze detection parameters.
+
+        Attributes:
+            max_mean_diff_levels: largest mean absolute difference of the downscaled luma
+                against the first frame of the run, in 8-bit luma levels, for a frame to
+                count as unchanged (> 0). An H.264 re-encode of a still, noisy picture
+                across a keyframe measures about 0.4 (crf 18), 0.9 (crf 23) and 1.3 (crf 28);
+                real motion is caught by this or by the changed-block test below.
+            changed_block_levels: a downscaled block differing by more than this many luma
+                levels counts as changed (> 0).
+            max_changed_ratio: largest ratio of changed blocks for a frame to count as
+                unchanged, in [0, 1).
+            downscale_px: side of the square blocks averaged before comparing, in pixels
+                (>= 1).
+            min_duration_s: shortest freeze reported, in seconds (>= 0).
+            region: the part of the picture analysed (clipped to the frame); None for the
+                whole picture.
+            ignore_black: do not report a run whose picture is black (the black detector
+                reports those; FFmpeg's freezedetect would report both). Set False for
+                freezedetect parity.
+        """
+
+        max_mean_diff_levels: float = 1.5
+        changed_block_levels: float = 24.0
+        max_changed_ratio: float = 0.0005
+        downscale_px: int = 4
+        min_duration_s: float = 0.5
+        region: Region | None = None
+        ignore_black: bool = True
+
+        def __post_init__(self) -> None:
+            if not self.max_mean_diff_levels > 0.0:
+                raise ValueError(f"freeze: max_mean_diff_levels must be > 0, got {self.max_mean_diff_levels}")
+            if not self.changed_block_levels > 0.0:
+                raise ValueError(f"freeze: changed_block_levels must be > 0, got {self.changed_block_levels}")
+            if not 0.0 <= self.max_changed_ratio < 1.0:
+                raise ValueError(f"freeze: max_changed_ratio must be in [0, 1), got {self.max_changed_ratio}")
+            if not (isinstance(self.downscale_px, int) and self.downscale_px >= 1):
+                raise ValueError(f"freeze: downscale_px must be an integer >= 1, got {self.downscale_px!r}")
+            if not self.min_duration_s >= 0.0:
+                raise ValueError(f"freeze: min_duration_s must be >= 0, got {self.min_duration_s}")
+            if self.region is not None and not isinstance(self.region, Region):
+                raise ValueError(f"freeze: region must be a Region, got {self.region!r}")
+
+    def __init__(self, params: Params | None = None) -> None:
+        self.params = params if params is not None else self.Params()
+        self._clock = FrameClock()
+        self._ref: Frame | None = None
+        self._ref_small: np.ndarray | None = None
+        self._last: Frame | None = None
+        self._max_diff = 0.0
+        self.last_metric: float | None = None
+        self._last_changed: float | None = None
+        self._last_frozen: bool | None = None
+        self._last_index = -1
+        self._last_pts_s = 0.0
+
+    def downscaled(self, frame: Frame) -> np.ndarray:
+        """Return the analysed luma averaged over ``downscale_px`` square blocks (uint8)."""
+        luma = frame.luma
+        if self.params.region is not None:
+            rows, cols = self.params.region.clip(frame.width, frame.height).slices
+            luma = luma[rows, cols]
+        k = self.params.downscale_px
+        if k == 1:
+            return luma
+        h, w = luma.shape
+        return cv2.resize(luma, (max(1, w // k), max(1, h // k)), interpolation=cv2.INTER_AREA)
+
+    def compare(self, small: np.ndarray, ref_small: np.ndarray) -> tuple[float, float]:
+        """Return (mean absolute difference in levels, ratio of changed blocks) of two downscaled pictures."""
+        if small.shape != ref_small.shape:
+            return 255.0, 1.0
+        diff = cv2.absdiff(small, ref_small)
+        mean = float(cv2.mean(diff)[0])
+        _, changed = cv2.threshold(diff, self.params.changed_block_levels, 255, cv2.THRESH_BINARY)
+        return mean, cv2.countNonZero(changed) / float(diff.size)
+
+    def metrics(self) -> dict[str, float | int | None]:
+        """Return the metric record of the last frame fed (see :attr:`metric_names`)."""
+        return {
+            "index": self._last_index,
+            "pts_s": self._last_pts_s,
+            "mean_diff_levels": self.last_metric,
+            "changed_ratio": self._last_changed,
+            "frozen": None if self._last_frozen is None else int(self._last_frozen),
+        }
+
+    def feed(self, item: Frame | AudioChunk) -> list[Event]:
+        """Analyse the next frame; return the freeze that ended just before it, if any."""
+        if not isinstance(item, Frame):
+            raise TypeError(f"freeze: expected a Frame, got {type(item).__name__}")
+        small = self.downscaled(item)
+        self._clock.tick(item)
+        self._last_index, self._last_pts_s = item.index, item.pts_s
+        events: list[Event] = []
+        if self._ref_small is None:
+            mean, changed, frozen = 0.0, 0.0, False
+        else:
+            mean, changed = self.compare(small, self._ref_small)
+            frozen = mean <= self.params.max_mean_diff_levels and changed <= self.params.max_changed_ratio
+        self.last_metric, self._last_changed, self._last_frozen = mean, changed, frozen
+        if frozen:
+            self._last = item
+            self._max_diff = max(self._max_diff, mean)
+        else:
+            events.extend(self._close(item.pts_s))
+            if self.params.downscale_px == 1:
+                small = small.copy()  # a view of the frame's pixels otherwise
+            self._ref, self._ref_small, self._last, self._max_diff = item, small, item, 0.0
+        return events
+
+    def flush(self) -> list[Event]:
+        """Close a freeze still open at the end of the stream."""
+        events = self._close(self._clock.end_s())
+        self._ref = self._ref_small = self._last = None
+        return events
+
+    def _close(self, end_s: float) -> list[Event]:
+        ref, last = self._ref, self._last
+        if ref is None or last is None or last is ref:
+            return []
+        if end_s - ref.pts_s < self.params.min_duration_s - 1e-6:
+            return []
+        if self.params.ignore_black and self._ref_small is not None and _is_black(self._ref_small):
+            return []
+        score = max(0.0, 1.0 - self._max_diff / self.params.max_mean_diff_levels)
+        event = Event(
+            detector=self.name,
+            kind="freeze",
+            start_s=ref.pts_s,
+            end_s=end_s,
+            start_frame=ref.index,
+            end_frame=last.index,
+            score=score,
+            region=self.params.region,
+            evidence_frame=ref.index + (last.index - ref.index) // 2,
+            details={"max_diff_levels": round(self._max_diff, 4)},
+        )
+        log.debug("freeze: %s", event.describe())
+        return [event]
