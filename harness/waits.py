@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from detectors.media import Frame, Region
+from detectors.video.black import BlackDetector
 from harness.errors import WaitTimeout
 
 DEFAULT_MOTION_THRESHOLD = 3.0  # mean absolute luma difference (levels, 0-255) between frames, 1/4-scale
@@ -119,21 +120,21 @@ def change_score(reference: Frame, region: Region | None = None, threshold: floa
     return score
 
 
-def not_black_score(pixel_threshold: float = 0.10, black_ratio: float = 0.98) -> Callable[[Frame], float | None]:
-    """Truthy when a frame is not black (blackdetect's definition, video-range luma)."""
-    limit = 16 + pixel_threshold * (235 - 16)
+def not_black_score() -> Callable[[Frame], float | None]:
+    """Truthy when a frame is not black, by the black detector's definition and defaults."""
+    detector = BlackDetector()
+    limit = detector.params.picture_black_ratio
 
     def score(frame: Frame) -> float | None:
-        luma = frame.luma[::2, ::2]
-        ratio = float(np.count_nonzero(luma <= limit)) / luma.size
-        return (1.0 - ratio) if ratio < black_ratio else None
+        ratio = detector.black_ratio(frame)
+        return (1.0 - ratio) if ratio < limit else None
 
     return score
 
 
-def black_score(pixel_threshold: float = 0.10, black_ratio: float = 0.98) -> Callable[[Frame], float | None]:
-    """Truthy when a frame is black."""
-    not_black = not_black_score(pixel_threshold, black_ratio)
+def black_score() -> Callable[[Frame], float | None]:
+    """Truthy when a frame is black (the black detector's definition)."""
+    not_black = not_black_score()
     return lambda frame: None if not_black(frame) else 1.0
 
 
