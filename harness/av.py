@@ -47,6 +47,7 @@ class WatchResult:
 
     def assert_no_events(self, origin_s: float | None = None, origin_name: str = "") -> None:
         """Raise a ProductFailure naming every event (kind, start, duration) if there is any."""
+        __tracebackhide__ = True
         if self.events:
             window = f"t={self.start_s:.3f}-{self.end_s:.3f} s"
             raise ProductFailure(

@@ -17,6 +17,8 @@ from detectors.video.black import BlackDetector
 from harness.errors import WaitTimeout
 
 DEFAULT_MOTION_THRESHOLD = 3.0  # mean absolute luma difference (levels, 0-255) between frames, 1/4-scale
+CHANGED_BLOCK_LEVELS = 24  # a 4x4 block whose mean luma moved by more than this has changed
+DEFAULT_CHANGED_RATIO = 0.0005  # ... and this share of changed blocks is a change (a focus ring, a spinner)
 
 
 @dataclass(frozen=True)
@@ -44,16 +46,24 @@ class WaitResult:
 
 
 def small_luma(frame: Frame, region: Region | None = None) -> np.ndarray:
-    """Luma of ``region`` (or the whole frame) downscaled by 4 as float32, for robust comparisons."""
+    """Luma of ``region`` (or the whole frame) averaged over 4x4 blocks, for noise-robust comparisons."""
     luma = frame.luma
     if region is not None:
         luma = luma[region.clip(frame.width, frame.height).slices]
     h, w = luma.shape
-    return cv2.resize(luma, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return cv2.resize(luma, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
 
 
-def mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
-    return float(cv2.norm(a, b, cv2.NORM_L1)) / a.size
+def difference(a: np.ndarray, b: np.ndarray, threshold: float) -> float | None:
+    """How much two downscaled lumas differ: the mean difference when it exceeds ``threshold``,
+    else the share of changed blocks when it exceeds DEFAULT_CHANGED_RATIO (a small local change),
+    else None (the same picture, give or take capture noise)."""
+    diff = cv2.absdiff(a, b)
+    mean = float(cv2.mean(diff)[0])
+    if mean > threshold:
+        return mean
+    changed = cv2.countNonZero(cv2.compare(diff, CHANGED_BLOCK_LEVELS, cv2.CMP_GT)) / diff.size
+    return changed if changed > DEFAULT_CHANGED_RATIO else None
 
 
 def wait_for(
@@ -70,6 +80,7 @@ def wait_for(
     Returns the first frame of that run. Time is measured on frame presentation times from
     ``since_s`` (default: the first frame seen), so results do not depend on machine speed.
     """
+    __tracebackhide__ = True
     if timeout_s <= 0:
         raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
     run_start: tuple[Frame, float] | None = None
@@ -97,25 +108,24 @@ def wait_for(
 
 
 def motion_score(region: Region | None = None, threshold: float = DEFAULT_MOTION_THRESHOLD) -> Callable[[Frame], float | None]:
-    """A scorer that is truthy when a frame differs from the previous one by more than ``threshold``."""
+    """A scorer that is truthy when a frame differs from the previous one (see :func:`difference`)."""
     previous: list[np.ndarray] = []
 
     def score(frame: Frame) -> float | None:
         small = small_luma(frame, region)
-        diff = mean_abs_diff(small, previous[0]) if previous else 0.0
+        diff = difference(small, previous[0], threshold) if previous else None
         previous[:] = [small]
-        return diff if diff > threshold else None
+        return diff
 
     return score
 
 
 def change_score(reference: Frame, region: Region | None = None, threshold: float = DEFAULT_MOTION_THRESHOLD) -> Callable[[Frame], float | None]:
-    """Truthy when ``region`` differs from ``reference`` by more than ``threshold``."""
+    """Truthy when ``region`` differs from ``reference`` (see :func:`difference`)."""
     ref = small_luma(reference, region)
 
     def score(frame: Frame) -> float | None:
-        diff = mean_abs_diff(small_luma(frame, region), ref)
-        return diff if diff > threshold else None
+        return difference(small_luma(frame, region), ref, threshold)
 
     return score
 

@@ -118,3 +118,18 @@ def test_ring_slow_reader_counts_what_it_missed_and_memory_stays_bounded() -> No
     item = reader.next(0)
     assert item is not None and reader.missed == 4000 - 8
     assert reader.lag == 7
+
+
+def test_timestamp_restart_is_a_discontinuity_and_the_clock_stays_monotonic() -> None:
+    first, second = encode_ts(frames=30, fps=FPS, audio_hz=None), encode_ts(frames=30, fps=FPS, audio_hz=None)
+    server = TcpStreamServer(first + second, duration_s=2.0)  # the encoder restarted: pts jump back
+    capture = Capture(server.uri, no_signal_s=2).start()
+    try:
+        frames = drain(capture, 60)
+        times = np.array([f.pts_s for f in frames])
+        assert np.all(np.diff(times) > 0)
+        assert np.allclose(np.diff(times), 1 / FPS, atol=1e-6)
+        assert capture.stats().discontinuities == 1 and capture.stats().dropped_frames == 0
+    finally:
+        capture.close()
+        server.close()

@@ -72,3 +72,11 @@ def test_match_finds_the_template_only_where_it_is() -> None:
 def test_timeout_must_be_positive() -> None:
     with pytest.raises(ValueError, match="timeout_s must be > 0"):
         waits.wait_for(iter(()), waits.motion_score(), timeout_s=0, what="x")
+
+
+def test_small_local_change_counts_as_motion() -> None:
+    base = solid(80, (240, 320))
+    focus = base.copy()
+    focus[100:140, 100:104] = 235  # a thin focus ring edge: tiny in the mean, clear locally
+    result = waits.wait_for(frames([base] * 3 + [focus]), waits.motion_score(), timeout_s=5, what="motion")
+    assert result.frame.index == 3

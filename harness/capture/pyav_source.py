@@ -69,7 +69,8 @@ class PyAVSource:
         self._origin_s: float | None = None
         self._last_raw = {id(self._video): None} | ({id(self._audio): None} if self._audio else {})
         self._wraps = dict.fromkeys(self._last_raw, 0)
-        self._last_video_s: float | None = None
+        self._last_video_s: float | None = None  # on the spliced clock
+        self._shift_s = 0.0  # added to stream times after a discontinuity to keep the clock monotonic
         log.info("opened %s: %dx%d @ %.3f fps, audio %s", uri, self.width, self.height, self.fps, bool(self._audio))
 
     def _seconds(self, stream: Any, frame: Any) -> float | None:
@@ -113,10 +114,10 @@ class PyAVSource:
                     stream_s = self._seconds(packet.stream, frame)
                     if packet.stream is self._video:
                         if stream_s is None:  # no pts: keep the nominal cadence
-                            stream_s = (self._last_video_s or 0.0) + 1.0 / self.fps
+                            stream_s = (self._last_video_s or 0.0) + 1.0 / self.fps - self._shift_s
                         if self._origin_s is None:
                             self._origin_s = stream_s
-                        self._count_gap(stream_s)
+                        stream_s = self._continuous(stream_s + self._shift_s)
                         yield frame_from_av(frame, index, stream_s - self._origin_s)
                         index += 1
                         self.stats.frames += 1
@@ -140,23 +141,29 @@ class PyAVSource:
 
     def _audio_chunk(self, stream_s: float, frame: Any, convert: Any) -> Iterator[AudioChunk]:
         assert self._origin_s is not None
-        pts_s = stream_s - self._origin_s
+        pts_s = stream_s + self._shift_s - self._origin_s
         if pts_s + frame.samples / frame.sample_rate <= 0:
             return  # entirely before the first picture
         self.stats.audio_chunks += 1
         yield convert(frame, pts_s, round(pts_s * frame.sample_rate))
 
-    def _count_gap(self, stream_s: float) -> None:
+    def _continuous(self, stream_s: float) -> float:
+        """Count dropped frames from gaps; splice over discontinuities so the clock stays monotonic."""
         last = self._last_video_s
+        if last is not None:
+            step = (stream_s - last) * self.fps
+            if step < 0.5 or step > 10 * self.fps:  # backwards, repeated or a jump of > 10 s
+                self.stats.discontinuities += 1
+                spliced = last + 1.0 / self.fps
+                self._shift_s += spliced - stream_s
+                if self.stats.discontinuities <= 10 or self.stats.discontinuities % 100 == 0:
+                    log.warning("%s: timestamp discontinuity %.3f s -> %.3f s (#%d), clock continues at %.3f s",
+                                self.uri, last, stream_s, self.stats.discontinuities, spliced)
+                stream_s = spliced
+            elif step > 1.5:
+                self.stats.dropped_frames += round(step) - 1
         self._last_video_s = stream_s
-        if last is None:
-            return
-        step = (stream_s - last) * self.fps
-        if step < 0.5 or step > 10 * self.fps:  # backwards or a jump of > 10 s: a discontinuity
-            self.stats.discontinuities += 1
-            log.warning("%s: timestamp discontinuity %.3f s -> %.3f s", self.uri, last, stream_s)
-        elif step > 1.5:
-            self.stats.dropped_frames += round(step) - 1
+        return stream_s
 
     def close(self) -> None:
         """Stop delivering; the decoding thread releases FFmpeg's context itself (never freed under it)."""
