@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +88,13 @@ class AVView:
         return self.capture.now_s()
 
     # -- waits ----------------------------------------------------------------------------
+    def wait_for(
+        self, score: Callable[[Frame], float | None], timeout_s: float = 10.0, *, what: str = "condition",
+        since_s: float | None = None, consecutive: int = 1,
+    ) -> waits.WaitResult:
+        """Wait until ``score(frame)`` is truthy on ``consecutive`` live frames (see :func:`harness.waits.wait_for`)."""
+        return waits.wait_for(self.frames(since_s), score, timeout_s=timeout_s, what=what, consecutive=consecutive)
+
     def wait_for_motion(
         self, timeout_s: float = 10.0, *, region: Region | None = None, since_s: float | None = None,
         threshold: float = waits.DEFAULT_MOTION_THRESHOLD, consecutive: int = 1,

@@ -133,3 +133,10 @@ def test_timestamp_restart_is_a_discontinuity_and_the_clock_stays_monotonic() ->
     finally:
         capture.close()
         server.close()
+
+
+def test_v4l2_device_that_is_not_there_names_it() -> None:
+    with pytest.raises(CaptureError, match=r"/dev/video99: cannot open V4L2 device '/dev/video99'"):
+        Capture("/dev/video99")
+    with pytest.raises(CaptureError, match=r"unknown option\(s\) colour"):
+        Capture("v4l2:///dev/video99?colour=red")

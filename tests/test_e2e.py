@@ -71,6 +71,10 @@ def test_faulty_build_fails_playback_naming_each_fault_within_one_frame(pytester
     attachments = {a["name"].split(" ")[0]: a for a in playback.get("attachments", [])}
     assert {"frame", "timeline", "serial"} <= set(attachments), playback.get("attachments")
     assert attachments["frame"]["type"] == "image/png"
+    results_dir = next(reports.glob("*/*/allure-results"))
+    timeline = (results_dir / attachments["timeline"]["source"]).read_text()
+    assert re.search(r"remote\s+key\s+key=OK action=press", timeline), timeline  # key presses are on the timeline
+    assert re.search(r"freeze\s+freeze", timeline), timeline
 
 
 KILL_MID_TEST = """
