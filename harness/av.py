@@ -14,6 +14,7 @@ from detectors.media import AudioChunk, Event, Frame, Region
 from harness import waits
 from harness.capture.capture import Capture
 from harness.errors import CaptureError, ConfigError, ProductFailure
+from harness.report.plots import series_for
 from harness.session import DeviceSession
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,7 @@ class AVView:
         if duration_s <= 0:
             raise ValueError(f"duration_s must be > 0, got {duration_s}")
         pipeline = Pipeline([create(name, (params or {}).get(name)) for name in detectors])
+        metrics: dict[str, list[dict[str, Any]]] = {d.name: [] for d in pipeline.detectors}
         start = self.capture.now_s() if start_s is None else start_s
         end = start + duration_s
         video = self.capture.video_cursor_at(start)
@@ -170,6 +172,7 @@ class AVView:
         frames = 0
         audio_s = 0.0
         last: Frame | None = None
+        evidence: dict[int, Frame] = {}  # id(event) -> frame shown in the report
         try:
             while True:
                 frame = self.capture.next_frame(video)
@@ -177,19 +180,48 @@ class AVView:
                     break
                 last = frame
                 frames += 1
-                pipeline.feed(frame)
-                audio_s += self._feed_audio(pipeline, audio, until_s=frame.pts_s, end_s=end)
+                self._collect(pipeline.feed(frame), frame, evidence)
+                self._record_metrics(pipeline, "video", metrics)
+                audio_s += self._feed_audio(pipeline, audio, metrics, until_s=frame.pts_s, end_s=end)
             if self.capture.source.has_audio:  # audio for the window's end may trail the video a little
-                audio_s += self._feed_audio(pipeline, audio, until_s=end, end_s=end, wait_s=2.0)
+                audio_s += self._feed_audio(pipeline, audio, metrics, until_s=end, end_s=end, wait_s=2.0)
         except CaptureError as e:
             raise self.session.explain(e) from e
-        pipeline.flush()
+        if last is not None:
+            self._collect(pipeline.flush(), last, evidence)
+        else:
+            pipeline.flush()
         events = tuple(e for e in pipeline.sorted_events() if e.start_s < end)
         self.session.timeline.extend(list(events))
+        for detector in pipeline.detectors:
+            series = series_for(detector.name, metrics[detector.name], getattr(detector, "params", None))
+            for event in events:
+                if event.detector == detector.name:
+                    self.session.evidence.add(event, evidence.get(id(event)), series)
         log.info("watched %s for %.2f s from t=%.3f: %d frames, %d events", ",".join(detectors), duration_s, start, frames, len(events))
         return WatchResult(start, end, frames, audio_s, events, last, video.missed)
 
-    def _feed_audio(self, pipeline: Pipeline, cursor: Any, *, until_s: float, end_s: float, wait_s: float = 0.0) -> float:
+    def _collect(self, new_events: list[Event], current: Frame, evidence: dict[int, Frame]) -> None:
+        """Keep a frame for each new video event: its evidence frame if still buffered, else the newest one in it."""
+        for event in new_events:
+            if event.start_frame is None:
+                continue
+            wanted = event.evidence_frame if event.evidence_frame is not None else event.start_frame
+            frame = self.capture.frame_by_index(wanted)
+            if frame is None:
+                frame = self.capture.frame_by_index(event.end_frame) if event.end_frame is not None else None
+            evidence[id(event)] = frame if frame is not None else current
+
+    @staticmethod
+    def _record_metrics(pipeline: Pipeline, medium: str, metrics: dict[str, list[dict[str, Any]]]) -> None:
+        for detector in pipeline.detectors:
+            if detector.medium == medium and hasattr(detector, "metrics"):
+                metrics[detector.name].append(detector.metrics())
+
+    def _feed_audio(
+        self, pipeline: Pipeline, cursor: Any, metrics: dict[str, list[dict[str, Any]]], *, until_s: float, end_s: float,
+        wait_s: float = 0.0,
+    ) -> float:
         """Feed audio chunks that start before ``until_s`` (and before the window end)."""
         fed = 0.0
         while True:
@@ -205,4 +237,5 @@ class AVView:
                 chunk = AudioChunk(chunk.pts_s, chunk.sample_rate_hz, chunk.samples[:keep], chunk.start_sample)
             if chunk.samples.shape[0]:
                 pipeline.feed(chunk)
+                self._record_metrics(pipeline, "audio", metrics)
                 fed += chunk.duration_s

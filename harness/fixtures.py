@@ -13,8 +13,10 @@ from harness.av import AVView
 from harness.config import DeviceConfig
 from harness.control.remote import Remote
 from harness.errors import InfrastructureError, ProductFailure
-from harness.plugin import STATE_KEY, AvqaState
-from harness.report.attachments import png_bytes, timeline_text
+from harness.plugin import STATE_KEY, TEST_START_KEY, AvqaState
+from harness.report.attach import attach_event_evidence, attach_logs, attach_test_timeline
+from harness.report.attachments import png_bytes
+from harness.report.environment import environment, write_run_files
 from harness.session import DeviceSession
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ def device(request: pytest.FixtureRequest, device_config: DeviceConfig) -> Itera
     state.device_session = session
     if session.build != state.build and state.build_option is None:
         state.notes.append(f"device reported build {session.build} (results filed under {state.build})")
+    if state.results_dir is not None:
+        write_run_files(state.results_dir, environment(device_config, session.build, session.uris))
     try:
         yield session
     finally:
@@ -59,6 +63,9 @@ def _avqa_labels(request: pytest.FixtureRequest) -> None:
     state = _state(request.config)
     if state.device_config is None:
         return
+    session = request.getfixturevalue("device")
+    if session.capture is not None:
+        request.node.stash[TEST_START_KEY] = session.capture.now_s()
     allure.dynamic.parameter("device", state.device_config.name)
     allure.dynamic.label("device", state.device_config.name)
     allure.dynamic.label("build", state.build or "unknown")
@@ -84,23 +91,26 @@ def av(device: DeviceSession) -> AVView:
     return AVView(device)
 
 
-def attach_failure_evidence(item: pytest.Item, call: pytest.CallInfo[Any]) -> None:
-    """On a failed test: attach the frame at the failure (or the newest), the timeline and the console log."""
-    session = _state(item.config).device_session
+def attach_evidence(item: pytest.Item, call: pytest.CallInfo[Any], *, failed: bool) -> None:
+    """After a device test's call phase: its timeline always; on failure the evidence of each
+    defect, the last frame, the console and capture statistics (per the artifact policy)."""
+    state = _state(item.config)
+    session = state.device_session
     if not isinstance(session, DeviceSession) or session.capture is None:
         return
     error = call.excinfo.value if call.excinfo is not None else None
-    frame = getattr(error, "frame", None) if isinstance(error, ProductFailure) else None
-    events = error.events if isinstance(error, ProductFailure) else ()
     try:
-        if frame is None:
-            frame = session.capture.video.latest()
-        if frame is not None:
-            allure.attach(png_bytes(frame, events), name=f"frame {frame.index} at t={frame.pts_s:.3f} s", attachment_type=allure.attachment_type.PNG)
-        allure.attach(timeline_text(session.timeline.events()), name="timeline", attachment_type=allure.attachment_type.TEXT)
-        if session.console is not None:
-            allure.attach(session.console.text(), name="serial console", attachment_type=allure.attachment_type.TEXT)
-        if session.simulator is not None and isinstance(error, InfrastructureError):
-            allure.attach(session.simulator.log_text()[-20000:], name="simulator log", attachment_type=allure.attachment_type.TEXT)
-    except Exception:  # noqa: BLE001 - evidence is best effort; never mask the test's own failure
-        log.warning("could not attach failure evidence", exc_info=True)
+        start_s = item.stash.get(TEST_START_KEY, 0.0)
+        attach_test_timeline(session, start_s, session.capture.now_s(), item.name)
+        shots = state.screenshot == "on" or (failed and state.screenshot == "only-on-failure")
+        if isinstance(error, ProductFailure):
+            attach_event_evidence(session, error.events, frames=shots)
+        if shots:
+            frame = error.frame if isinstance(error, ProductFailure) and error.frame is not None else session.capture.video.latest()
+            if frame is not None:
+                allure.attach(png_bytes(frame), name=f"last frame {frame.index} at t={frame.pts_s:.3f} s",
+                              attachment_type=allure.attachment_type.PNG)
+        if failed:
+            attach_logs(session, include_simulator=isinstance(error, InfrastructureError))
+    except Exception:  # noqa: BLE001 - evidence is best effort; never mask the test's own result
+        log.warning("could not attach evidence for %s", item.nodeid, exc_info=True)

@@ -26,12 +26,15 @@ class AvqaState:
     build: str | None = None
     results_dir: Path | None = None
     device_session: object | None = None  # the open DeviceSession, set by the device fixture
+    screenshot: str = "only-on-failure"
+    video: str = "retain-on-failure"
     used: bool = False
     notes: list[str] = field(default_factory=list)
 
 
 STATE_KEY = pytest.StashKey[AvqaState]()
 PHASE_REPORTS_KEY = pytest.StashKey[dict[str, pytest.TestReport]]()
+TEST_START_KEY = pytest.StashKey[float]()  # capture-clock time at which a device test started
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -49,6 +52,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--reports-dir", dest="avqa_reports_dir", default="reports", metavar="DIR",
         help="where reports go: DIR/<device>/<build>/allure-results (default: reports)",
     )
+    group.addoption(
+        "--screenshot", dest="avqa_screenshot", default="only-on-failure", choices=("off", "on", "only-on-failure"),
+        help="attach event frames and the last frame: never, always, or only for failed tests (default)",
+    )
+    group.addoption(
+        "--video", dest="avqa_video", default="retain-on-failure", choices=("off", "on", "retain-on-failure"),
+        help="attach clips around detector events: never, always, or only for failed tests (default)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -59,6 +70,8 @@ def pytest_configure(config: pytest.Config) -> None:
         devices_dir=Path(config.getoption("avqa_devices_dir")),
         reports_dir=Path(config.getoption("avqa_reports_dir")),
         build_option=config.getoption("avqa_build"),
+        screenshot=config.getoption("avqa_screenshot"),
+        video=config.getoption("avqa_video"),
     )
     from harness import fixtures
 
@@ -100,10 +113,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
     report: pytest.TestReport = yield
     item.stash.setdefault(PHASE_REPORTS_KEY, {})[report.when] = report
-    if report.when == "call" and report.failed and _uses_device(item):
-        from harness.fixtures import attach_failure_evidence
+    if report.when == "call" and _uses_device(item):
+        from harness.fixtures import attach_evidence
 
-        attach_failure_evidence(item, call)
+        attach_evidence(item, call, failed=report.failed)
     return report
 
 

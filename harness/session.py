@@ -14,6 +14,7 @@ from harness.control import registry as control_registry
 from harness.control.remote import KeyPress, Remote, _no_step
 from harness.control.serial_console import ConsoleLine, SerialConsole
 from harness.errors import ConfigError, ControlError, InfrastructureError, SimulatorError
+from harness.report.evidence import EvidenceStore
 from harness.sim.launcher import SimulatorProcess
 from harness.timeline import Timeline
 
@@ -31,6 +32,8 @@ class DeviceSession:
         self.config = config
         self.name = config.name
         self.timeline = Timeline()
+        self.evidence = EvidenceStore()
+        self.uris: dict[str, str] = {}
         self.simulator: SimulatorProcess | None = None
         self.capture: Capture | None = None
         self.remote: Remote | None = None  # type: ignore[assignment]
@@ -67,6 +70,7 @@ class DeviceSession:
             assert capture_cfg is not None and config.control is not None
             video_uri, control_uri = capture_cfg.video, config.control.uri
             console_uri = config.console.uri if config.console else None
+        self.uris = {"capture.video": video_uri, "control": control_uri} | ({"console": console_uri} if console_uri else {})
         buffer_s = capture_cfg.buffer_s if capture_cfg else 30.0
         no_signal_s = capture_cfg.no_signal_s if capture_cfg else 3.0
         open_timeout_s = capture_cfg.open_timeout_s if capture_cfg else 10.0

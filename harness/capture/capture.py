@@ -127,6 +127,12 @@ class Capture:
         """A reader positioned at the first held chunk that ends after ``t_s``."""
         return Cursor(self.audio, self.audio.find(lambda c: c.pts_s + c.duration_s > t_s))
 
+    def frame_by_index(self, index: int) -> Frame | None:
+        """The frame with ``index`` if the ring still holds it."""
+        seq = self.video.find(lambda f: f.index >= index)
+        _, frame = self.video.get(seq, 0)
+        return frame if frame is not None and frame.index == index else None
+
     def next_frame(self, cursor: Cursor[Frame]) -> Frame:
         """Return the cursor's next frame; CaptureError when the signal is lost or the stream ended."""
         frame = cursor.next(self.no_signal_s)
