@@ -47,13 +47,22 @@ def resolve_detectors(names: Sequence[str] | None) -> list[str] | None:
     return out or None
 
 
+def default_detectors() -> list[str]:
+    """Names of the detectors run when none is named: every defect detector.
+
+    Measurement detectors (tone, scene cuts, letterbox...) declare ``run_by_default = False``
+    and run only when named.
+    """
+    return [n for n in REGISTRY.names() if getattr(REGISTRY.get(n), "run_by_default", True)]
+
+
 def analyze_path(path: str | os.PathLike[str], detectors: list[str] | None = None) -> dict[str, Any]:
     """Decode ``path``, run the detectors over it and return the ``avqa analyze`` record.
 
     Args:
         path: the media file.
-        detectors: names of registered detectors; None runs every detector whose medium
-            (video/audio) the file has.
+        detectors: names of registered detectors; None runs every default (defect)
+            detector whose medium (video/audio) the file has, see :func:`default_detectors`.
 
     Returns:
         ``{"path", "fps", "frames", "duration_s", "dropped_frames", "events": [...]}`` with
@@ -67,7 +76,7 @@ def analyze_path(path: str | os.PathLike[str], detectors: list[str] | None = Non
     if names is None:
         reader = MediaReader(path)
         present = {"video": reader.has_video, "audio": reader.has_audio}
-        names = [n for n in REGISTRY.names() if present[REGISTRY.media(n)]]
+        names = [n for n in default_detectors() if present[REGISTRY.media(n)]]
     else:
         media = {REGISTRY.media(n) for n in names}
         reader = MediaReader(path, want_video="video" in media, want_audio="audio" in media)
@@ -121,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-d",
         action="append",
         metavar="NAME",
-        help=f"detector to run (repeatable or comma-separated; default: every one that applies: {', '.join(REGISTRY.names())})",
+        help=f"detector to run (repeatable or comma-separated; default: every defect detector that applies; measurement detectors such as tone run only when named): {', '.join(REGISTRY.names())}",
     )
     parser.add_argument("--format", "-f", choices=FORMATS, default="json", help="output format (default: json)")
     return parser

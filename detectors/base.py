@@ -37,6 +37,14 @@ _BUILTIN: dict[str, str] = {
     "black": "detectors.video.black:BlackDetector",
     "freeze": "detectors.video.freeze:FreezeDetector",
     "silence": "detectors.audio.silence:SilenceDetector",
+    "dropout": "detectors.audio.dropout:DropoutDetector",
+    "loudness": "detectors.audio.loudness:LoudnessDetector",
+    "clipping": "detectors.audio.clipping:ClippingDetector",
+    "clicks": "detectors.audio.clicks:ClickDetector",
+    "hum": "detectors.audio.hum:HumDetector",
+    "hiss": "detectors.audio.hiss:HissDetector",
+    "channels": "detectors.audio.channels:ChannelDetector",
+    "tone": "detectors.audio.tone:ToneDetector",
 }
 
 

@@ -213,3 +213,89 @@ def chunks(samples: np.ndarray, rate_hz: int, sizes: Sequence[int] | int = 1024,
         pos += part.shape[0]
         k += 1
     return out
+
+
+# --------------------------------------------------------------------------- programme audio (hard negatives)
+
+
+def music(seconds: float, rate_hz: int = 48000, seed: int = 3, level: float = 0.5) -> np.ndarray:
+    """Return stereo "music": chords of harmonic notes with attacks and decays, slightly different L/R (float32)."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate_hz)
+    t = np.arange(n) / rate_hz
+    out = np.zeros((n, 2))
+    note_s = 0.5
+    roots = [110.0, 130.81, 146.83, 164.81, 196.0, 220.0]
+    for k in range(int(np.ceil(seconds / note_s))):
+        a, b = int(k * note_s * rate_hz), min(n, int((k + 1.2) * note_s * rate_hz))
+        if a >= n:
+            break
+        tt = t[a:b] - t[a]
+        env = np.minimum(1.0, tt / 0.01) * np.exp(-tt / 0.4) * np.minimum(1.0, (tt[-1] - tt) / 0.03)
+        root = roots[rng.integers(len(roots))]
+        for ratio in (1.0, 1.25, 1.5):
+            f = root * ratio
+            tone = sum(np.sin(2 * np.pi * f * h * tt + rng.uniform(0, 6.28)) / h for h in (1, 2, 3, 4))
+            pan = rng.uniform(0.3, 0.7)
+            out[a:b, 0] += env * tone * pan
+            out[a:b, 1] += env * tone * (1 - pan)
+    out += 0.0003 * rng.standard_normal(out.shape)  # -70 dBFS floor
+    out *= level / np.abs(out).max()
+    return out.astype(np.float32)
+
+
+def percussive(seconds: float, rate_hz: int = 48000, seed: int = 4, level: float = 0.9) -> np.ndarray:
+    """Return stereo drums: kicks (decaying sweeps), snares and hi-hats (noise bursts with sharp onsets)."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate_hz)
+    out = np.zeros((n, 2))
+    beat = int(0.25 * rate_hz)
+    for k, a in enumerate(range(0, n, beat)):
+        m = min(n - a, int(0.4 * rate_hz))
+        tt = np.arange(m) / rate_hz
+        if k % 4 == 0:
+            f = 50 + 100 * np.exp(-tt / 0.03)
+            hit = np.sin(2 * np.pi * np.cumsum(f) / rate_hz) * np.exp(-tt / 0.15)
+            out[a : a + m] += hit[:, None]
+        elif k % 4 == 2:
+            hit = rng.standard_normal(m) * np.exp(-tt / 0.08) * 0.7
+            out[a : a + m] += hit[:, None] * np.array([0.8, 1.0])
+        else:
+            hit = rng.standard_normal(m) * np.exp(-tt / 0.02) * 0.4
+            out[a : a + m] += hit[:, None] * np.array([1.0, 0.6])
+    out += 0.0003 * rng.standard_normal(out.shape)
+    out *= level / np.abs(out).max()
+    return out.astype(np.float32)
+
+
+def speech(seconds: float, rate_hz: int = 48000, seed: int = 5, level: float = 0.9) -> np.ndarray:
+    """Return loud speech-like stereo audio: voiced syllables (pulse trains through formants), fricatives, pauses over a -65 dBFS room floor."""
+    from scipy import signal
+
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate_hz)
+    mono = np.zeros(n)
+    pos = int(0.1 * rate_hz)
+    while pos < n:
+        syl = int(rng.uniform(0.12, 0.3) * rate_hz)
+        m = min(syl, n - pos)
+        tt = np.arange(m) / rate_hz
+        f0 = rng.uniform(100, 220) * (1 + 0.1 * np.sin(2 * np.pi * 3 * tt))
+        pulses = (np.diff(np.floor(np.cumsum(f0) / rate_hz), prepend=0) > 0).astype(float)
+        voiced = np.zeros(m)
+        for fc in (rng.uniform(300, 800), rng.uniform(900, 2200), 2800.0):
+            b, a = signal.iirpeak(fc, 8, fs=rate_hz)
+            voiced += signal.lfilter(b, a, pulses)
+        env = np.sin(np.pi * np.arange(m) / m) ** 0.7
+        mono[pos : pos + m] += voiced * env
+        pos += m
+        if rng.random() < 0.4:  # a fricative ("s")
+            f = min(int(0.12 * rate_hz), n - pos)
+            if f > 0:
+                b, a = signal.butter(4, 4000, "highpass", fs=rate_hz)
+                mono[pos : pos + f] += 0.3 * signal.lfilter(b, a, rng.standard_normal(f)) * np.hanning(f)
+                pos += f
+        pos += int(rng.uniform(0.05, 0.4) * rate_hz)
+    mono *= level / np.abs(mono).max()
+    out = np.stack([mono, mono], axis=1) + 0.00056 * rng.standard_normal((n, 2))
+    return np.clip(out, -1, 1).astype(np.float32)
