@@ -207,10 +207,16 @@ class AVView:
             if event.start_frame is None:
                 continue
             wanted = event.evidence_frame if event.evidence_frame is not None else event.start_frame
-            frame = self.capture.frame_by_index(wanted)
+            frame = self._frame_by_index(wanted)
             if frame is None:
-                frame = self.capture.frame_by_index(event.end_frame) if event.end_frame is not None else None
+                frame = self._frame_by_index(event.end_frame) if event.end_frame is not None else None
             evidence[id(event)] = frame if frame is not None else current
+
+    def _frame_by_index(self, index: int) -> Frame | None:
+        """The frame with ``index`` if the capture still holds it."""
+        ring = self.capture.video
+        _, frame = ring.get(ring.find(lambda f: f.index >= index), 0)
+        return frame if frame is not None and frame.index == index else None
 
     @staticmethod
     def _record_metrics(pipeline: Pipeline, medium: str, metrics: dict[str, list[dict[str, Any]]]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -34,6 +35,10 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     return 0
 
 
+# Subcommands that live in their own module: each has add_parser(subparsers) and run(args) -> int.
+COMMAND_MODULES = ("harness.commands.report", "harness.commands.gate")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``avqa`` command line; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -50,6 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     show = devices_sub.add_parser("show", help="validate and print one device's configuration")
     show.add_argument("name", help="device name or YAML path")
     sub.add_parser("version", help="print the avqa version")
+    runners = {}
+    for module_name in COMMAND_MODULES:
+        module = importlib.import_module(module_name)
+        before = set(sub.choices)
+        module.add_parser(sub)
+        for name in set(sub.choices) - before:
+            runners[name] = module.run
 
     if argv[:1] == ["analyze"]:
         from detectors.analyze import main as analyze_main
@@ -60,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return sim_main(argv[2:])
     args = parser.parse_args(argv)
+    if args.command in runners:
+        return int(runners[args.command](args))
     if args.command == "devices":
         return _cmd_devices(args)
     if args.command == "version":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import allure
@@ -17,6 +17,7 @@ from harness.plugin import STATE_KEY, TEST_START_KEY, AvqaState
 from harness.report.attach import attach_event_evidence, attach_logs, attach_test_timeline
 from harness.report.attachments import png_bytes
 from harness.report.environment import environment, write_run_files
+from harness.report.gate import KPI_PREFIX
 from harness.session import DeviceSession
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,19 @@ def remote(request: pytest.FixtureRequest, device: DeviceSession) -> Remote:
         if missing:
             pytest.skip(f"device {device.name}: control channel cannot send {', '.join(map(str, missing))}")
     return device.remote
+
+
+@pytest.fixture
+def kpi(request: pytest.FixtureRequest) -> Callable[[str, float], None]:
+    """Record a key performance indicator (``kpi("boot_time_s", 3.2)``): shown in the report, checked by ``avqa gate``."""
+
+    def record(name: str, value: float) -> None:
+        if not name.isidentifier():
+            raise ValueError(f"KPI name must be an identifier with its unit, like boot_time_s; got {name!r}")
+        allure.dynamic.parameter(f"{KPI_PREFIX}{name}", round(float(value), 6), excluded=True)
+        request.node.user_properties.append((f"{KPI_PREFIX}{name}", float(value)))
+
+    return record
 
 
 @pytest.fixture

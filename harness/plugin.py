@@ -11,7 +11,7 @@ from harness.config import DeviceConfig, resolve_device
 from harness.errors import ConfigError
 from harness.report.allure_results import enable_allure, results_dir
 
-DEVICE_FIXTURES = frozenset({"device", "remote", "av", "device_config"})
+DEVICE_FIXTURES = frozenset({"device", "remote", "av", "device_config", "kpi"})
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""``avqa`` subcommands, one module each (``add_parser`` + ``run``)."""
