@@ -8,7 +8,7 @@ from __future__ import annotations
 from harness.av import AVView, WatchResult
 from harness.config import DeviceConfig, load_device, resolve_device
 from harness.control.keys import Key
-from harness.control.remote import Remote
+from harness.control.remote import PressResult, Remote
 from harness.errors import (
     CaptureError,
     ConfigError,
@@ -35,6 +35,7 @@ __all__ = [
     "InfrastructureError",
     "Key",
     "NoSignalError",
+    "PressResult",
     "ProductFailure",
     "Remote",
     "SimulatorError",

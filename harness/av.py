@@ -13,7 +13,9 @@ from detectors.base import Pipeline, create
 from detectors.media import AudioChunk, Event, Frame, Region
 from harness import waits
 from harness.capture.capture import Capture
-from harness.errors import CaptureError, ConfigError, ProductFailure
+from harness.control.keys import Key
+from harness.control.remote import PressResult
+from harness.errors import CaptureError, ConfigError, ControlError, ProductFailure, WaitTimeout
 from harness.report.plots import series_for
 from harness.session import DeviceSession
 
@@ -150,6 +152,41 @@ class AVView:
             return False
         return True
 
+    def press_and_wait(
+        self, key: Key | str, *, timeout_s: float = 5.0, retries: int | None = None, still_frames: int = 5,
+    ) -> PressResult:
+        """Press ``key`` and measure the time to the first screen change and to a stable screen.
+
+        Presses again (up to ``retries``, default the device's ``control.retries``) when the
+        screen did not change within ``timeout_s``. The result is falsy when nothing changed.
+        """
+        remote = self.session.remote
+        if remote is None:
+            raise ControlError(f"device {self.session.name}: no remote")
+        control = self.session.config.control
+        retries = (control.retries if control is not None else 0) if retries is None else retries
+        before = self.screenshot()
+
+        def changed(since_m: float, wait_s: float) -> float | None:
+            t0 = self.capture.to_capture_time(since_m)
+            try:
+                found = waits.wait_for(self.frames(since_s=t0), waits.change_score(before), timeout_s=wait_s, what="change")
+            except WaitTimeout:
+                return None
+            return since_m + (found.at_s - t0)
+
+        def stable(since_m: float, wait_s: float) -> float | None:
+            t0 = self.capture.to_capture_time(since_m)
+            moving = waits.motion_score()
+            try:
+                found = waits.wait_for(self.frames(since_s=t0), lambda f: None if moving(f) else 1.0, timeout_s=wait_s,
+                                       what="stable screen", consecutive=still_frames)
+            except WaitTimeout:
+                return None
+            return since_m + (found.at_s - t0)
+
+        return remote.press_and_wait(key, changed=changed, stable=stable, timeout_s=timeout_s, retries=retries)
+
     # -- detectors ------------------------------------------------------------------------
     def watch(
         self, detectors: Sequence[str], duration_s: float, *, start_s: float | None = None,
@@ -183,7 +220,7 @@ class AVView:
                 self._collect(pipeline.feed(frame), frame, evidence)
                 self._record_metrics(pipeline, "video", metrics)
                 audio_s += self._feed_audio(pipeline, audio, metrics, until_s=frame.pts_s, end_s=end)
-            if self.capture.source.has_audio:  # audio for the window's end may trail the video a little
+            if self.capture.has_audio:  # audio for the window's end may trail the video a little
                 audio_s += self._feed_audio(pipeline, audio, metrics, until_s=end, end_s=end, wait_s=2.0)
         except CaptureError as e:
             raise self.session.explain(e) from e

@@ -36,7 +36,12 @@ def _cmd_devices(args: argparse.Namespace) -> int:
 
 
 # Subcommands that live in their own module: each has add_parser(subparsers) and run(args) -> int.
-COMMAND_MODULES = ("harness.commands.report", "harness.commands.gate")
+COMMAND_MODULES = (
+    "harness.commands.capture",
+    "harness.commands.gate",
+    "harness.commands.remote",
+    "harness.commands.report",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,16 +25,42 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class RecordingConfig(_Strict):
+    """The session recording (fragmented MP4, H.264 yuv420p + AAC) that evidence clips are cut from."""
+
+    enabled: bool = True
+    fragment_s: float = Field(default=1.0, ge=0.1, le=10, description="keyframe/fragment interval; a crash loses at most this")
+    crf: int = Field(default=23, ge=0, le=51, description="x264 quality: lower is better and bigger")
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = "ultrafast"
+    max_height_px: int | None = Field(default=None, ge=16, description="scale the recording down to this height")
+    audio_bitrate_bps: int = Field(default=128_000, ge=16_000)
+
+    def settings(self) -> Any:
+        """The :class:`~harness.capture.recorder.RecordingSettings` these values describe."""
+        from harness.capture.recorder import RecordingSettings
+
+        return RecordingSettings(fragment_s=self.fragment_s, crf=self.crf, preset=self.preset,
+                                 max_height_px=self.max_height_px, audio_bitrate_bps=self.audio_bitrate_bps)
+
+
 class CaptureConfig(_Strict):
     """Where the device's picture and sound come from."""
 
-    video: str = Field(description="capture URI for video (and muxed audio): udp://, tcp://, rtsp://, /dev/video0, a file...")
-    audio: str | None = Field(default=None, description="separate audio URI; default: the audio muxed in `video`")
+    video: str = Field(description="capture URI for video (and muxed audio): udp://, rtp://, tcp://, http://, rtsp://, /dev/video0, replay:///rec.mp4, a file...")
+    audio: str | None = Field(default=None, description="separate audio URI (alsa://hw:1,0); default: the audio muxed in `video`")
     buffer_s: float = Field(default=10.0, gt=0, le=600, description="ring buffer length in seconds")
     no_signal_s: float = Field(default=3.0, gt=0, description="no frames for this long -> no_signal")
     open_timeout_s: float = Field(default=10.0, gt=0, description="give up opening the source after this long")
+    reconnect_s: float = Field(default=30.0, ge=0, le=3600, description="after a signal loss keep reconnecting this long (0: fail at once)")
+    recording: RecordingConfig = Field(default_factory=RecordingConfig)
 
-    @field_validator("video", "audio")
+    @field_validator("video")
+    @classmethod
+    def _video_scheme(cls, uri: str) -> str:
+        capture_registry.check_video_uri(uri)
+        return uri
+
+    @field_validator("audio")
     @classmethod
     def _known_scheme(cls, uri: str | None) -> str | None:
         if uri is not None:
@@ -43,12 +69,15 @@ class CaptureConfig(_Strict):
 
 
 class ControlConfig(_Strict):
-    """How keys reach the device."""
+    """How keys reach the device: ``uri`` first, then each of ``channels`` for keys it lacks."""
 
-    uri: str = Field(description="control URI, for example roku://192.168.1.20:8060")
+    uri: str = Field(description="control URI, for example roku://192.168.1.20:8060 or lirc:///var/run/lirc/lircd?remote=tv")
     key_delay_s: float = Field(default=0.3, ge=0, le=10, description="minimum time between two key presses")
-    keymap: dict[str, str] = Field(default_factory=dict, description="avqa key -> channel key name overrides")
+    keymap: dict[str, str] = Field(default_factory=dict, description="avqa key -> channel key name overrides ('' removes a key)")
+    keys: list[str] | None = Field(default=None, description="only these avqa keys go to `uri` (default: every key it knows)")
     timeout_s: float = Field(default=3.0, gt=0, description="per-request time-out")
+    retries: int = Field(default=0, ge=0, le=5, description="press_and_wait: extra presses when a key had no visible effect")
+    channels: list[ChannelConfig] = Field(default_factory=list, description="further channels, tried in order")
 
     @field_validator("uri")
     @classmethod
@@ -60,6 +89,11 @@ class ControlConfig(_Strict):
     @classmethod
     def _known_keys(cls, keymap: dict[str, str]) -> dict[str, str]:
         return {Key.parse(name).value: value for name, value in keymap.items()}
+
+    @field_validator("keys")
+    @classmethod
+    def _known_key_names(cls, keys: list[str] | None) -> list[str] | None:
+        return None if keys is None else [Key.parse(name).value for name in keys]
 
 
 class ConsoleConfig(_Strict):
@@ -78,6 +112,47 @@ class ConsoleConfig(_Strict):
             except re.error as e:
                 raise ValueError(f"invalid regex {pattern!r}: {e}") from e
         return patterns
+
+
+class ChannelConfig(_Strict):
+    """One more control channel of a device that combines several (IR for keys, CEC for power...)."""
+
+    uri: str = Field(description="control URI: lirc://, itach://, irserial:, cec:, roku://, adb://")
+    keymap: dict[str, str] = Field(default_factory=dict, description="avqa key -> channel key name overrides ('' removes a key)")
+    keys: list[str] | None = Field(default=None, description="only these avqa keys go to this channel (default: every key it knows)")
+    timeout_s: float = Field(default=3.0, gt=0, description="per-request time-out")
+
+    @field_validator("uri")
+    @classmethod
+    def _known_scheme(cls, uri: str) -> str:
+        control_registry.check_uri(uri)
+        return uri
+
+    @field_validator("keymap")
+    @classmethod
+    def _known_keys(cls, keymap: dict[str, str]) -> dict[str, str]:
+        return {Key.parse(name).value: value for name, value in keymap.items()}
+
+    @field_validator("keys")
+    @classmethod
+    def _known_key_names(cls, keys: list[str] | None) -> list[str] | None:
+        return None if keys is None else [Key.parse(name).value for name in keys]
+
+
+class PowerConfig(_Strict):
+    """How to switch the device's power (reboot and boot-time scenarios)."""
+
+    uri: str = Field(description="tasmota://HOST?relay=N (mains), or soft power: roku://HOST, cec:ADAPTER, adb://SERIAL")
+    off_s: float = Field(default=2.0, ge=0, le=120, description="time off during a power cycle")
+    timeout_s: float = Field(default=5.0, gt=0, description="per-request time-out")
+
+    @field_validator("uri")
+    @classmethod
+    def _known_scheme(cls, uri: str) -> str:
+        from harness.control.power import check_power_uri
+
+        check_power_uri(uri)
+        return uri
 
 
 class BuildConfig(_Strict):
@@ -125,6 +200,7 @@ class SimulatorConfig(_Strict):
     boot_black_s: float = Field(default=0.5, ge=0)
     boot_logo_s: float = Field(default=1.5, ge=0)
     standby_on_start: bool = Field(default=False, description="start in standby (POWER turns it on)")
+    control: Literal["ecp", "lirc", "itach"] = Field(default="ecp", description="the channel its ready line offers for keys")
     faults: list[FaultConfig] = Field(default_factory=list)
 
     @property
@@ -144,6 +220,7 @@ class DeviceConfig(_Strict):
     capture: CaptureConfig | None = None
     control: ControlConfig | None = None
     console: ConsoleConfig | None = None
+    power: PowerConfig | None = None
     screens: dict[str, ScreenConfig] = Field(default_factory=dict)
     simulator: SimulatorConfig | None = None
     source_path: Annotated[Path | None, Field(exclude=True)] = None

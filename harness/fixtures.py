@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from harness.plugin import STATE_KEY, TEST_START_KEY, AvqaState
 from harness.report.attach import attach_event_evidence, attach_logs, attach_test_timeline
 from harness.report.attachments import png_bytes
 from harness.report.environment import environment, write_run_files
+from harness.report.allure_results import results_dir
 from harness.report.gate import KPI_PREFIX
 from harness.session import DeviceSession
 
@@ -42,8 +44,12 @@ def device(request: pytest.FixtureRequest, device_config: DeviceConfig) -> Itera
 
     A simulated device's process is started here and stopped at the end of the run.
     """
-    session = DeviceSession.open(device_config, step=allure.step)
     state = _state(request.config)
+    record_to = None
+    if state.video != "off":
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        record_to = results_dir(state.reports_dir, device_config.name, state.build or "unknown").parent / "recordings" / f"{stamp}.mp4"
+    session = DeviceSession.open(device_config, step=allure.step, record_to=record_to)
     state.device_session = session
     if session.build != state.build and state.build_option is None:
         state.notes.append(f"device reported build {session.build} (results filed under {state.build})")
@@ -117,8 +123,9 @@ def attach_evidence(item: pytest.Item, call: pytest.CallInfo[Any], *, failed: bo
         start_s = item.stash.get(TEST_START_KEY, 0.0)
         attach_test_timeline(session, start_s, session.capture.now_s(), item.name)
         shots = state.screenshot == "on" or (failed and state.screenshot == "only-on-failure")
+        clips = state.video == "on" or (failed and state.video == "retain-on-failure")
         if isinstance(error, ProductFailure):
-            attach_event_evidence(session, error.events, frames=shots)
+            attach_event_evidence(session, error.events, frames=shots, clips=clips)
         if shots:
             frame = error.frame if isinstance(error, ProductFailure) and error.frame is not None else session.capture.video.latest()
             if frame is not None:

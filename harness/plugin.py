@@ -110,6 +110,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> object:
+    """Fail a device test whose serial console printed a failure pattern (a product failure)."""
+    session = item.config.stash[STATE_KEY].device_session if _uses_device(item) else None
+    console = getattr(session, "console", None)
+    before = len(console.failures) if console is not None else 0
+    result = yield
+    if session is not None and console is not None:
+        session.check_console(before)  # type: ignore[attr-defined]
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
     report: pytest.TestReport = yield
     item.stash.setdefault(PHASE_REPORTS_KEY, {})[report.when] = report
@@ -134,6 +146,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
     terminalreporter.section("avqa")
     terminalreporter.write_line(f"device {state.device_config.name}, build {state.build}")
     terminalreporter.write_line(f"Allure results: {state.results_dir}")
-    terminalreporter.write_line(f"HTML report:    allure generate {state.results_dir} -o {state.results_dir.parent / 'allure-report'}" if state.results_dir else "")
+    if state.results_dir is not None and state.results_dir.parent.parent.parent == state.reports_dir:
+        terminalreporter.write_line(
+            f"HTML report:    avqa report --reports-dir {state.reports_dir} --device {state.device_config.name} --build {state.build}"
+        )
     for note in state.notes:
         terminalreporter.write_line(note)

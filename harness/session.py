@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
+from pathlib import Path
 from contextlib import AbstractContextManager
 
 from detectors.media import Event
 from harness.capture.capture import Capture
-from harness.config import DeviceConfig
-from harness.control import registry as control_registry
+from harness.capture.recorder import Recorder
+from harness.config import CaptureConfig, DeviceConfig, RecordingConfig
+from harness.control.backend import PowerControl
+from harness.control.factory import open_power_control, open_remote, traffic_text
+from harness.control.power import open_power, power_cycle
 from harness.control.remote import KeyPress, Remote, _no_step
-from harness.control.serial_console import ConsoleLine, SerialConsole
-from harness.errors import ConfigError, ControlError, InfrastructureError, SimulatorError
+from harness.control.serial_console import ConsoleFailure, ConsoleLine, SerialConsole
+from harness.errors import CaptureError, ConfigError, ControlError, InfrastructureError, ProductFailure, SimulatorError
 from harness.report.evidence import EvidenceStore
 from harness.sim.launcher import SimulatorProcess
 from harness.timeline import Timeline
@@ -38,6 +41,8 @@ class DeviceSession:
         self.capture: Capture | None = None
         self.remote: Remote | None = None  # type: ignore[assignment]
         self.console: SerialConsole | None = None
+        self.power: PowerControl | None = None
+        self.recorder: Recorder | None = None
         self.build: str = config.declared_build() or "unknown"
 
     @classmethod
@@ -47,17 +52,22 @@ class DeviceSession:
         *,
         step: Callable[[str], AbstractContextManager[None]] = _no_step,
         start_timeout_s: float = 20.0,
+        record_to: Path | None = None,
     ) -> DeviceSession:
-        """Start (for a simulator), connect capture, control and console; wait for the first frame."""
+        """Start (for a simulator), connect capture, control and console; wait for the first frame.
+
+        With ``record_to``, the whole session is recorded there (fragmented MP4) so that evidence
+        clips can be cut around events.
+        """
         session = cls(config)
         try:
-            session._open(step, start_timeout_s)
+            session._open(step, start_timeout_s, record_to)
         except BaseException:
             session.close()
             raise
         return session
 
-    def _open(self, step: Callable[[str], AbstractContextManager[None]], start_timeout_s: float) -> None:
+    def _open(self, step: Callable[[str], AbstractContextManager[None]], start_timeout_s: float, record_to: Path | None) -> None:
         config = self.config
         capture_cfg = config.capture
         if config.simulator is not None:
@@ -65,30 +75,43 @@ class DeviceSession:
             self.simulator = SimulatorProcess(config.source_path, start_timeout_s=start_timeout_s)
             ends = self.simulator.endpoints
             video_uri, control_uri, console_uri = ends.video, ends.control, ends.console
+            power_uri = ends.power or None
             self.build = ends.build
         else:
             assert capture_cfg is not None and config.control is not None
             video_uri, control_uri = capture_cfg.video, config.control.uri
             console_uri = config.console.uri if config.console else None
+            power_uri = None
         self.uris = {"capture.video": video_uri, "control": control_uri} | ({"console": console_uri} if console_uri else {})
-        buffer_s = capture_cfg.buffer_s if capture_cfg else 30.0
-        no_signal_s = capture_cfg.no_signal_s if capture_cfg else 3.0
-        open_timeout_s = capture_cfg.open_timeout_s if capture_cfg else 10.0
-        self.capture = Capture(video_uri, buffer_s=buffer_s, no_signal_s=no_signal_s, open_timeout_s=open_timeout_s, name=self.name).start()
+        defaults = CaptureConfig(video=video_uri) if capture_cfg is None else capture_cfg  # a simulator: the defaults
+        self.capture = Capture(
+            video_uri, buffer_s=defaults.buffer_s, no_signal_s=defaults.no_signal_s, open_timeout_s=defaults.open_timeout_s,
+            reconnect_s=defaults.reconnect_s if capture_cfg is not None else 0.0,  # a simulator that died does not come back
+            audio_uri=defaults.audio, on_event=self.timeline.add, name=self.name,
+        ).start()
+        open_timeout_s = defaults.open_timeout_s
+        recording: RecordingConfig = defaults.recording
+        if record_to is not None and recording.enabled:
+            self.recorder = Recorder(self.capture, record_to, recording.settings()).start()
         if console_uri:
             baud = config.console.baud if config.console else 115200
-            self.console = SerialConsole(console_uri, baud=baud, device=self.name, on_line=self._on_console_line)
-        control = config.control
-        backend_cls = control_registry.backend_class(control_uri)
-        backend = backend_cls(
-            control_uri,
-            timeout_s=control.timeout_s if control else 3.0,
-            keymap=control.keymap if control else None,
-            device=self.name,
-        )
-        self.remote = Remote(
-            backend, key_delay_s=control.key_delay_s if control else 0.3, device=self.name, on_key=self._on_key, step=step
-        )
+            self.console = SerialConsole(
+                console_uri,
+                baud=baud,
+                device=self.name,
+                on_line=self._on_console_line,
+                failure_patterns=config.console.failure_patterns if config.console else (),
+                on_failure=self._on_console_failure,
+            )
+        # every configured channel (control.uri first, then control.channels); a simulator's ready line gives the first URI
+        self.remote = open_remote(config.control, uri=control_uri, device=self.name, on_key=self._on_key, step=step)
+        for backend in self.remote.backends:
+            if hasattr(backend, "start_logcat"):  # Android devices: logcat for the report
+                backend.start_logcat()
+        if config.power is not None:
+            self.power = open_power_control(config.power, device=self.name)
+        elif power_uri:
+            self.power = open_power(power_uri, device=self.name)
         self.capture.wait_started(open_timeout_s)
         if config.build is not None and config.build.source == "console":
             self.build = self._read_build_from_console(config.build.pattern)
@@ -97,23 +120,57 @@ class DeviceSession:
     def _read_build_from_console(self, pattern: str) -> str:
         if self.console is None:
             raise ConfigError(f"{self.config.source_path}: build.source: 'console' needs a 'console' section")
-        regex = re.compile(pattern)
-        for line in list(self.console.lines):
-            match = regex.search(line.text)
-            if match:
-                return match.group(1)
-        self.console.send("version")
-        return self.console.expect(pattern, timeout_s=5.0).group(1)
+        return self.console.read_build(pattern, timeout_s=5.0)
 
     def _on_key(self, press: KeyPress) -> None:
         assert self.capture is not None
         t = self.capture.to_capture_time(press.monotonic_s)
         self.timeline.add(
-            Event("remote", "key", t, t + press.took_s, details={"key": press.key.value, "action": press.action})
+            Event(
+                "remote", "key", t, t + press.took_s,
+                details={"key": press.key.value, "action": press.action, "channel": press.channel, "sent_as": press.channel_key, "attempt": press.attempt},
+            )
         )
+
+    def _on_console_failure(self, failure: ConsoleFailure) -> None:
+        t = self.capture.to_capture_time(failure.line.monotonic_s) if self.capture is not None else 0.0
+        self.timeline.add(Event("console", "failure", t, t, details={"pattern": failure.pattern, "line": failure.line.text}))
+
+    def console_failures_since(self, index: int) -> list[ConsoleFailure]:
+        """Console failure-pattern matches after the first ``index`` ones (fixtures remember len() before a test)."""
+        return list(self.console.failures[index:]) if self.console is not None else []
+
+    def check_console(self, since: int) -> None:
+        """Raise ProductFailure (Allure: failed) if the console matched a failure pattern since ``since``."""
+        failures = self.console_failures_since(since)
+        if failures:
+            events = tuple(e for e in self.timeline.events() if e.detector == "console")[-len(failures):]
+            raise ProductFailure(f"device {self.name}: " + "; ".join(map(str, failures)), events=events)
+
+    def reboot(self, off_s: float | None = None) -> None:
+        """Power-cycle the device through its power control (ControlError when it has none)."""
+        if self.power is None:
+            raise ControlError(f"device {self.name}: no power control configured (power.uri in the device file)")
+        power_cycle(self.power, self.config.power.off_s if off_s is None and self.config.power else (off_s or 2.0))
+
+    def control_traffic(self) -> str:
+        """Every control channel's traffic, merged and on the capture clock, for the report."""
+        if self.remote is None:
+            return ""
+        origin_s = -self.capture.to_capture_time(0.0) if self.capture is not None else 0.0  # monotonic -> capture clock
+        return traffic_text(self.remote, origin_s=origin_s)
 
     def _on_console_line(self, line: ConsoleLine) -> None:
         pass  # lines are kept by the console; failure patterns become events (control issue)
+
+    def clip(self, start_s: float, end_s: float, out: Path) -> Path:
+        """An evidence clip of capture-clock ``start_s``..``end_s``, cut from the recording without decoding it."""
+        from harness.capture.clips import cut_clip
+
+        if self.recorder is None:
+            raise CaptureError(f"device {self.name}: the session is not recorded (recording.enabled is false)")
+        self.recorder.wait_written(end_s, timeout_s=self.recorder.settings.fragment_s + 5)
+        return cut_clip(self.recorder.path, start_s, end_s, out).path
 
     def check_alive(self) -> None:
         """Raise an infrastructure error if the simulated device process died."""
@@ -130,7 +187,12 @@ class DeviceSession:
         """Release everything; safe to call twice and after a failed open."""
         if self.capture is not None:
             self.capture.close()  # first, while the source still sends: the grabber exits at once
-        for closer in (self.remote, self.console):
+        if self.recorder is not None:
+            try:
+                log.info("recording %s: %s", self.recorder.path, self.recorder.close())  # writes what the ring still holds
+            except CaptureError:
+                log.warning("recording %s failed", self.recorder.path, exc_info=True)
+        for closer in (self.remote, self.power, self.console):
             if closer is not None:
                 try:
                     closer.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import allure
 import pytest
 
+from collections.abc import Callable
+
 from harness import AVView, Key, Remote
 
 SCREEN_TIMEOUT_S = 5.0
@@ -17,12 +19,15 @@ def go_home(remote: Remote, av: AVView) -> None:
 
 @allure.feature("navigation")
 @pytest.mark.requires_screens("home", "details")
-def test_focus_moves_and_details_open(remote: Remote, av: AVView) -> None:
+def test_focus_moves_and_details_open(remote: Remote, av: AVView, kpi: Callable[[str, float], None]) -> None:
     go_home(remote, av)
+    responses = []
     for key in (Key.RIGHT, Key.DOWN, Key.LEFT, Key.UP):
-        before = av.screenshot()
-        remote.press(key)
-        av.wait_for_change(timeout_s=SCREEN_TIMEOUT_S, reference=before)  # the focus ring moved
+        moved = av.press_and_wait(key, timeout_s=SCREEN_TIMEOUT_S)  # the focus ring moves
+        assert moved, str(moved)
+        assert moved.first_change_s is not None
+        responses.append(moved.first_change_s)
+    kpi("key_response_max_s", max(responses))
     remote.press(Key.OK)
     av.wait_for_screen("details", timeout_s=SCREEN_TIMEOUT_S)
     remote.press(Key.BACK)

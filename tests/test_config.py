@@ -47,7 +47,7 @@ def test_real_device_parses_with_defaults(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (REAL.replace("roku://", "lric://"), "tv01.yaml: control.uri: unknown scheme 'lric' (expected one of: roku)"),
+        (REAL.replace("roku://", "lric://"), "tv01.yaml: control.uri: unknown scheme 'lric' (expected one of: adb, cec, irserial, itach, lirc, roku)"),
         (REAL.replace("udp://", "ftp://"), "tv01.yaml: capture.video: unknown scheme 'ftp'"),
         (REAL + "colour: red\n", "tv01.yaml: colour: unknown key"),
         (REAL.replace("key_delay_s: 0.5", "key_delay_s: soon"), "tv01.yaml: control.key_delay_s: Input should be a valid number"),

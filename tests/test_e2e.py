@@ -1,9 +1,13 @@
-"""End to end: the real scenarios against the simulator as its own process, through pytester."""
+"""End to end: the real scenarios against the simulator as its own process, run by pytest itself."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,18 +19,44 @@ REPO = Path(__file__).resolve().parents[1]
 FRAME_S = 1 / 30
 
 
-def run_scenarios(pytester: pytest.Pytester, device: str, *extra: str) -> tuple[pytest.RunResult, Path]:
-    reports = pytester.path / "reports"
-    result = pytester.runpytest_subprocess(
-        str(REPO / "scenarios"), f"--device={REPO / 'devices' / device}.yaml", f"--reports-dir={reports}", "-p", "no:cacheprovider",
-        *extra, timeout=240,
+@dataclass(frozen=True)
+class Run:
+    """One `pytest scenarios/` run: its exit code, output and where its reports went."""
+
+    ret: int
+    output: str
+    reports: Path
+
+    def outcomes(self) -> dict[str, int]:
+        last = self.output.strip().splitlines()[-1]
+        return {word: int(n) for n, word in re.findall(r"(\d+) (passed|failed|error|errors|skipped)", last)}
+
+
+def run_scenarios(reports: Path, device: str, *extra: str) -> Run:
+    """Run the real scenarios in a child pytest against ``devices/<device>.yaml``."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", str(REPO / "scenarios"), f"--device={REPO / 'devices' / device}.yaml",
+         f"--reports-dir={reports}", "-p", "no:cacheprovider", *extra],
+        cwd=reports.parent, capture_output=True, text=True, timeout=300, check=False,
     )
-    return result, reports
+    return Run(done.returncode, done.stdout + done.stderr, reports)
 
 
-def allure_results(reports: Path) -> dict[str, dict]:
+@pytest.fixture(scope="module")
+def good_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return run_scenarios(tmp_path_factory.mktemp("good") / "reports", "sim")
+
+
+@pytest.fixture(scope="module")
+def regression_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Run]:
+    """The faulty build run twice under two build names, as two builds of one device would be."""
+    reports = tmp_path_factory.mktemp("regression") / "reports"
+    return run_scenarios(reports, "sim-regression", "--build=rc1"), run_scenarios(reports, "sim-regression", "--build=rc2")
+
+
+def allure_results(reports: Path, build: str = "*") -> dict[str, dict]:
     by_name = {}
-    for path in reports.glob("*/*/allure-results/*-result.json"):
+    for path in reports.glob(f"*/{build}/allure-results/*-result.json"):
         data = json.loads(path.read_text())
         by_name[data["name"]] = data
     return by_name
@@ -36,10 +66,11 @@ def steps(result: dict) -> list[str]:
     return [s["name"] for s in result.get("steps", [])]
 
 
-def test_good_build_passes_and_files_results_per_device_build(pytester: pytest.Pytester) -> None:
-    result, reports = run_scenarios(pytester, "sim")
-    result.assert_outcomes(passed=4)
-    result.stdout.fnmatch_lines(["*device sim, build sim-2026.11.0*", f"Allure results: {reports}/sim/sim-2026.11.0/allure-results"])
+def test_good_build_passes_and_files_results_per_device_build(good_run: Run) -> None:
+    assert good_run.ret == 0 and good_run.outcomes() == {"passed": 4}, good_run.output
+    reports = good_run.reports
+    assert "device sim, build sim-2026.11.0" in good_run.output
+    assert f"Allure results: {reports}/sim/sim-2026.11.0/allure-results" in good_run.output
     results = allure_results(reports)
     assert set(results) == {
         "test_power_on_reaches_home", "test_focus_moves_and_details_open", "test_settings_open_and_close", "test_playback_is_clean",
@@ -52,10 +83,10 @@ def test_good_build_passes_and_files_results_per_device_build(pytester: pytest.P
     assert {"name": "device", "value": "'sim'"} in boot["parameters"]  # allure-pytest shows repr()
 
 
-def test_faulty_build_fails_playback_naming_each_fault_within_one_frame(pytester: pytest.Pytester) -> None:
-    result, reports = run_scenarios(pytester, "sim-regression")
-    result.assert_outcomes(passed=3, failed=1)
-    output = result.stdout.str()
+def test_faulty_build_fails_playback_naming_each_fault_within_one_frame(regression_runs: tuple[Run, Run]) -> None:
+    run = regression_runs[1]
+    assert run.outcomes() == {"passed": 3, "failed": 1}, run.output
+    output, reports = run.output, run.reports
     faults = yaml.safe_load((REPO / "devices" / "sim-regression.yaml").read_text())["simulator"]["faults"]
     kinds = {"black": "black", "freeze": "freeze", "audio_dropout": "silence"}
     for fault in faults:
@@ -67,19 +98,21 @@ def test_faulty_build_fails_playback_naming_each_fault_within_one_frame(pytester
         assert abs(duration_s - fault["duration_s"]) <= FRAME_S, (kind, duration_s, fault)
     reported = set(re.findall(r"- \w+ at [\d.]+ s into playback .*", output))  # (CI=true repeats it in the summary)
     assert len(reported) == 3, reported  # nothing else was reported
-    playback = allure_results(reports)["test_playback_is_clean"]
+    playback = allure_results(reports, "rc2")["test_playback_is_clean"]
     assert playback["status"] == "failed"  # a product defect, not an infrastructure problem
     attachments = {a["name"]: a for a in playback.get("attachments", [])}
     names = sorted(attachments)
     for n, kind, detector in ((1, "black", "black"), (2, "freeze", "freeze"), (3, "silence", "silence")):
         event = [a for name, a in attachments.items() if name.startswith(f"{n}. {kind} at t=")]
         metric = [a for a in event if a["name"].endswith(f": {detector} metric")]
-        assert metric and all(a["type"] == "image/png" for a in event), names
+        clip = [a for a in event if ": clip from t=" in a["name"]]
+        assert metric and all(a["type"] == "image/png" for a in event if a not in clip), names
+        assert len(clip) == 1 and clip[0]["type"] == "video/mp4", names
         if kind != "silence":  # video events carry their frame with the region drawn
             assert any(": frame " in a["name"] for a in event), names
     assert {"timeline", "timeline plot", "serial console", "capture statistics"} <= set(names), names
     assert any(name.startswith("last frame ") for name in names), names
-    results_dir = next(reports.glob("*/*/allure-results"))
+    results_dir = reports / "sim-regression" / "rc2" / "allure-results"
     assert (results_dir / "environment.properties").read_text().count("device=sim-regression") == 1
     assert "Video: black screen" in (results_dir / "categories.json").read_text()
     timeline = (results_dir / attachments["timeline"]["source"]).read_text()
@@ -111,3 +144,107 @@ def test_killing_the_simulator_mid_test_is_broken_not_a_hang(pytester: pytest.Py
     assert results["test_simulator_dies"]["status"] == "broken"
     assert results["test_next_test_is_broken_too_not_hanging"]["status"] == "broken"
     assert "killed by SIGKILL" in results["test_simulator_dies"]["statusDetails"]["message"]
+
+
+def avqa(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_gate_passes_the_good_build_and_fails_the_faulty_one(good_run: Run, regression_runs: tuple[Run, Run], tmp_path: Path) -> None:
+    good = avqa("gate", "--reports-dir", str(good_run.reports))
+    assert good.returncode == 0 and "GATE PASSED" in good.stdout, good.stdout + good.stderr
+    assert re.search(r"kpi: boot_time_s\s+<= 10\s+[\d.]+\s+PASS", good.stdout), good.stdout
+    junit = tmp_path / "junit.xml"
+    bad = avqa("gate", "--reports-dir", str(regression_runs[1].reports), "--device", "sim-regression", "--build", "rc2",
+               "--junit", str(junit))
+    assert bad.returncode == 1 and "GATE FAILED" in bad.stdout, bad.stdout + bad.stderr
+    assert re.search(r"failures: product\s+<= 0\s+1\s+FAIL", bad.stdout), bad.stdout
+    assert re.search(r"failures: Video: black screen\s+\(counted above\)\s+1", bad.stdout), bad.stdout
+    assert re.search(r"required: test_playback_is_clean\s+passed\s+failed\s+FAIL", bad.stdout), bad.stdout
+    import xml.etree.ElementTree as ET
+
+    suite = ET.parse(junit).getroot()
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("4", "1", "0")
+    failure = suite.find("testcase[@name='test_playback_is_clean']/failure")
+    assert failure is not None and "black at 4.000 s into playback" in (failure.text or "")
+
+
+def test_no_secret_reaches_any_report_file(tmp_path: Path) -> None:
+    device = tmp_path / "secret-sim.yaml"
+    device.write_text((REPO / "devices" / "sim.yaml").read_text().replace("image: sim/", f"image: {REPO}/devices/sim/"))
+    # the secret appears in a URI the run records (console text is masked the same way: test_report_parts)
+    reports = tmp_path / "reports"
+    kill = tmp_path / "test_secret.py"
+    kill.write_text(
+        "import os\n"
+        "def test_secret(device, av):\n"
+        "    secret = os.environ['LAB_PASSWORD']\n"
+        "    device.uris['capture.video'] = device.uris['capture.video'].replace('tcp://', f'tcp://admin:{secret}@')\n"
+        "    from harness.report.environment import environment, write_run_files\n"
+        "    import pathlib\n"
+        "    write_run_files(pathlib.Path(r'%s'), environment(device.config, device.build, device.uris))\n"
+        "    assert False, 'fail on purpose to attach the logs'\n" % (reports / "secret-sim" / "sim-2026.11.0" / "allure-results")
+    )
+    done = subprocess.run([sys.executable, "-m", "pytest", str(kill), f"--device={device}", f"--reports-dir={reports}",
+                           "-p", "no:cacheprovider"], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "LAB_PASSWORD": "hunter2"})
+    assert "1 failed" in done.stdout, done.stdout + done.stderr
+    files = [p for p in reports.rglob("*") if p.is_file()]
+    assert any(p.name == "environment.properties" for p in files)
+    (result,) = allure_results(reports).values()
+    assert {"serial console", "capture statistics"} <= {a["name"] for a in result["attachments"]}
+    leaked = [p for p in files if b"hunter2" in p.read_bytes()]
+    assert not leaked, leaked
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def test_html_report_keeps_history_and_shows_evidence_in_a_real_browser(regression_runs: tuple[Run, Run], tmp_path: Path) -> None:
+    reports = regression_runs[1].reports
+    done = avqa("report", "--reports-dir", str(reports), "--device", "sim-regression")
+    assert done.returncode == 0, done.stdout + done.stderr
+    rc1, rc2 = (reports / "sim-regression" / build / "allure-report" for build in ("rc1", "rc2"))
+    assert f"sim-regression rc2: {rc2 / 'index.html'}" in done.stdout
+    trend = json.loads((rc2 / "history" / "history-trend.json").read_text())
+    assert len(trend) == 2 and [t["data"]["failed"] for t in trend] == [1, 1]  # rc1 shows up as history in rc2
+    categories = json.loads((rc2 / "data" / "categories.json").read_text())
+    assert [c["name"] for c in categories["children"]] == ["Video: black screen"]
+
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(rc2))
+    handler.log_message = lambda *a: None  # type: ignore[method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    group = categories["children"][0]["children"][0]  # category -> failure message -> test
+    (failed,) = group["children"]
+    assert failed["name"] == "test_playback_is_clean" and failed["status"] == "failed"
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{base}/index.html#categories/{group['uid']}/{failed['uid']}")
+            page.wait_for_selector("text=test_playback_is_clean", timeout=20000)
+            page.wait_for_selector("text=1. black at t=", timeout=20000)
+            page.screenshot(path=str(tmp_path / "report.png"))
+            assert (tmp_path / "report.png").stat().st_size > 10000
+            # open the black event's clip in Allure's attachment viewer: the <video> must load and play
+            page.click("text=/1\\. black at t=.*: clip/")
+            video = page.wait_for_selector("video", timeout=20000)
+            page.evaluate("v => { v.muted = true; return v.play(); }", video)
+            page.wait_for_function("v => v.currentTime > 0.5 && v.readyState >= 3", arg=video, timeout=20000)
+            width, error = page.evaluate("v => [v.videoWidth, v.error && v.error.code]", video)
+            assert (width, error) == (1280, None)
+            page.screenshot(path=str(tmp_path / "clip.png"))
+            browser.close()
+    finally:
+        server.shutdown()

@@ -28,7 +28,7 @@ def test_bad_device_yaml_is_a_usage_error_naming_file_and_field(pytester: pytest
     pytester.makepyfile(USES_DEVICE)
     result = pytester.runpytest("--device=tv01")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: devices/tv01.yaml: control.uri: unknown scheme 'lric' (expected one of: roku)"])
+    result.stderr.fnmatch_lines(["ERROR: devices/tv01.yaml: control.uri: unknown scheme 'lric' (expected one of: adb, cec, irserial, itach, lirc, roku)"])
 
 
 def test_unreachable_capture_uri_is_broken_naming_the_uri(pytester: pytest.Pytester, tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 _PYAV = "harness.capture.pyav_source:PyAVSource"
 _V4L2 = "harness.capture.v4l2_source:V4L2Source"
+_REPLAY = "harness.capture.replay_source:ReplaySource"
+_ALSA = "harness.capture.alsa_source:AlsaSource"
 
 SOURCES: dict[str, str] = {
     "udp": _PYAV,
@@ -19,7 +21,11 @@ SOURCES: dict[str, str] = {
     "tcp": _PYAV,
     "file": _PYAV,
     "v4l2": _V4L2,
+    "replay": _REPLAY,
+    "alsa": _ALSA,  # audio only: CaptureConfig.audio / Capture(audio_uri=...)
 }
+
+AUDIO_ONLY = frozenset({"alsa"})
 
 _DEVICE_PATH = re.compile(r"^/dev/video\d+$")
 
@@ -39,6 +45,13 @@ def check_uri(uri: str) -> None:
     scheme = scheme_of(uri)
     if scheme not in SOURCES:
         raise ValueError(f"unknown scheme {scheme!r} (expected one of: {', '.join(sorted(SOURCES))}, or a file path)")
+
+
+def check_video_uri(uri: str) -> None:
+    """Like :func:`check_uri`, and reject audio-only schemes (they go in ``audio``)."""
+    check_uri(uri)
+    if scheme_of(uri) in AUDIO_ONLY:
+        raise ValueError(f"{uri}: {scheme_of(uri)}:// is audio only; put it in 'audio' and a video URI in 'video'")
 
 
 def source_class(uri: str) -> type:

@@ -82,20 +82,33 @@ class Ring(Generic[T]):
 
 
 class Cursor(Generic[T]):
-    """One reader's position in a :class:`Ring`, with the count of items it missed."""
+    """One reader's position in a :class:`Ring`, with the count of items it missed.
 
-    def __init__(self, ring: Ring[T], seq: int) -> None:
+    ``on_missed(cursor, count)`` is called (on the reader's thread) each time the reader finds
+    that ``count`` items were overwritten before it could read them.
+    """
+
+    def __init__(
+        self, ring: Ring[T], seq: int, *, name: str = "", on_missed: Callable[[Cursor[T], int], None] | None = None
+    ) -> None:
         self.ring = ring
         self.seq = seq
         self.missed = 0
+        self.name = name
+        self.on_missed = on_missed
+        self.lag_warned = False  # set by the capture while this reader is reported as lagging
 
     def next(self, timeout_s: float | None) -> T | None:
         """Return the next item, waiting up to ``timeout_s``; None on time-out or end."""
         seq, item = self.ring.get(self.seq, timeout_s)
         if item is None:
             return None
-        self.missed += seq - self.seq
+        skipped = seq - self.seq
         self.seq = seq + 1
+        if skipped:
+            self.missed += skipped
+            if self.on_missed is not None:
+                self.on_missed(self, skipped)
         return item
 
     @property

@@ -18,6 +18,7 @@ class SourceStats:
     dropped_frames: int = 0  # frames the source skipped, seen as gaps in presentation times
     decode_errors: int = 0
     discontinuities: int = 0
+    dropped_audio_s: float = 0.0  # audio the source lost (overruns, gaps in sample times)
 
 
 class CaptureSource(Protocol):
@@ -25,8 +26,10 @@ class CaptureSource(Protocol):
 
     Constructing a source validates its URI and connects (fail fast, the URI in the message).
     ``items`` yields frames and chunks in arrival order with ``pts_s`` on one clock that
-    starts at 0 with the first video frame; it returns when the stream ends and raises
-    :class:`~harness.errors.CaptureError` when it fails.
+    starts at 0 with the first video frame (a replayed recording keeps the capture-clock
+    times it was recorded with); it returns when the stream ends and raises
+    :class:`~harness.errors.CaptureError` when it fails. ``fps`` may change while iterating
+    when the stream's frame rate changes.
     """
 
     uri: str
@@ -38,5 +41,25 @@ class CaptureSource(Protocol):
     stats: SourceStats
 
     def items(self) -> Iterator[Frame | AudioChunk]: ...
+
+    def close(self) -> None: ...
+
+
+class AudioSource(Protocol):
+    """A connected audio-only source (a capture card's sound device), read on its own thread.
+
+    ``chunks`` yields :class:`AudioChunk` whose ``pts_s`` is the ``time.monotonic()`` instant
+    the first sample entered the converter (arrival corrected for the driver's buffering);
+    the capture maps it onto the capture clock. ``latency_s`` is the input latency that was
+    subtracted (the measured offset between the sound device and arrival).
+    """
+
+    uri: str
+    sample_rate_hz: int
+    channels: int
+    latency_s: float
+    stats: SourceStats
+
+    def chunks(self) -> Iterator[AudioChunk]: ...
 
     def close(self) -> None: ...

@@ -31,7 +31,7 @@ def _device(uri: str) -> tuple[str | int, dict[str, str]]:
 class V4L2Source:
     """Frames from a V4L2 device; times from the driver's buffer timestamps when given, else arrival."""
 
-    _KNOWN = {"width", "height", "fps", "fourcc", "buffers"}
+    _KNOWN = frozenset({"width", "height", "fps", "fourcc", "buffers"})
 
     def __init__(self, uri: str, *, open_timeout_s: float = 10.0, read_timeout_s: float = 3.0, audio: bool = True) -> None:
         self.uri = uri

@@ -48,8 +48,7 @@ class Key(str, Enum):
         if isinstance(name, Key):
             return name
         text = name.strip().upper()
-        if text.startswith("KEY_"):
-            text = text[4:]
+        text = text.removeprefix("KEY_")
         if text.isdigit() and len(text) == 1:
             text = f"DIGIT_{text}"
         try:
@@ -82,3 +81,92 @@ ROKU_ECP_KEYS: dict[Key, str] = {
     Key.CH_DOWN: "ChannelDown",
     Key.SEARCH: "Search",
 }
+
+
+# Linux input-event key names, the namespace lircd.conf files use (`irrecord --list-namespace`).
+# Also the default names in iTach / IR code files.
+LIRC_KEYS: dict[Key, str] = {
+    Key.POWER: "KEY_POWER",
+    Key.UP: "KEY_UP",
+    Key.DOWN: "KEY_DOWN",
+    Key.LEFT: "KEY_LEFT",
+    Key.RIGHT: "KEY_RIGHT",
+    Key.OK: "KEY_OK",
+    Key.BACK: "KEY_BACK",
+    Key.HOME: "KEY_HOME",
+    Key.MENU: "KEY_MENU",
+    Key.INFO: "KEY_INFO",
+    Key.PLAY_PAUSE: "KEY_PLAYPAUSE",
+    Key.PLAY: "KEY_PLAY",
+    Key.PAUSE: "KEY_PAUSE",
+    Key.STOP: "KEY_STOP",
+    Key.FF: "KEY_FASTFORWARD",
+    Key.REW: "KEY_REWIND",
+    Key.VOL_UP: "KEY_VOLUMEUP",
+    Key.VOL_DOWN: "KEY_VOLUMEDOWN",
+    Key.MUTE: "KEY_MUTE",
+    Key.CH_UP: "KEY_CHANNELUP",
+    Key.CH_DOWN: "KEY_CHANNELDOWN",
+    Key.CC: "KEY_SUBTITLE",
+    Key.SEARCH: "KEY_SEARCH",
+    **{Key(f"DIGIT_{d}"): f"KEY_{d}" for d in range(10)},
+}
+
+# HDMI-CEC <User Control Pressed> operands (CEC 1.4 "UI Command Codes"), as two hex digits.
+CEC_UI_CODES: dict[Key, str] = {
+    Key.OK: "00",  # Select
+    Key.UP: "01",
+    Key.DOWN: "02",
+    Key.LEFT: "03",
+    Key.RIGHT: "04",
+    Key.HOME: "09",  # Root Menu
+    Key.MENU: "0a",  # Setup Menu
+    Key.BACK: "0d",  # Exit
+    **{Key(f"DIGIT_{d}"): f"{0x20 + d:02x}" for d in range(10)},
+    Key.CH_UP: "30",
+    Key.CH_DOWN: "31",
+    Key.INFO: "35",  # Display Information
+    Key.POWER: "40",
+    Key.VOL_UP: "41",
+    Key.VOL_DOWN: "42",
+    Key.MUTE: "43",
+    Key.PLAY: "44",
+    Key.STOP: "45",
+    Key.PAUSE: "46",
+    Key.REW: "48",
+    Key.FF: "49",
+    Key.CC: "51",  # Sub picture
+    Key.PLAY_PAUSE: "61",  # Pause-Play Function
+}
+
+# Android KeyEvent names for `input keyevent` (android.view.KeyEvent constants).
+ANDROID_KEYCODES: dict[Key, str] = {
+    Key.POWER: "KEYCODE_POWER",
+    Key.UP: "KEYCODE_DPAD_UP",
+    Key.DOWN: "KEYCODE_DPAD_DOWN",
+    Key.LEFT: "KEYCODE_DPAD_LEFT",
+    Key.RIGHT: "KEYCODE_DPAD_RIGHT",
+    Key.OK: "KEYCODE_DPAD_CENTER",
+    Key.BACK: "KEYCODE_BACK",
+    Key.HOME: "KEYCODE_HOME",
+    Key.MENU: "KEYCODE_MENU",
+    Key.INFO: "KEYCODE_INFO",
+    Key.PLAY_PAUSE: "KEYCODE_MEDIA_PLAY_PAUSE",
+    Key.PLAY: "KEYCODE_MEDIA_PLAY",
+    Key.PAUSE: "KEYCODE_MEDIA_PAUSE",
+    Key.STOP: "KEYCODE_MEDIA_STOP",
+    Key.FF: "KEYCODE_MEDIA_FAST_FORWARD",
+    Key.REW: "KEYCODE_MEDIA_REWIND",
+    Key.VOL_UP: "KEYCODE_VOLUME_UP",
+    Key.VOL_DOWN: "KEYCODE_VOLUME_DOWN",
+    Key.MUTE: "KEYCODE_VOLUME_MUTE",
+    Key.CH_UP: "KEYCODE_CHANNEL_UP",
+    Key.CH_DOWN: "KEYCODE_CHANNEL_DOWN",
+    Key.CC: "KEYCODE_CAPTIONS",
+    Key.SEARCH: "KEYCODE_SEARCH",
+    **{Key(f"DIGIT_{d}"): f"KEYCODE_{d}" for d in range(10)},
+}
+
+# The simulated TV's own IR remote: NEC protocol, one address, one command byte per key.
+SIM_NEC_ADDRESS = 0x7A
+SIM_NEC_COMMANDS: dict[Key, int] = {key: 0x10 + index for index, key in enumerate(Key)}

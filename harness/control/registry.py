@@ -7,6 +7,11 @@ from urllib.parse import urlsplit
 
 BACKENDS: dict[str, str] = {
     "roku": "harness.control.roku_ecp:RokuECPRemote",
+    "lirc": "harness.control.lirc:LircRemote",
+    "itach": "harness.control.itach:ITachRemote",
+    "irserial": "harness.control.irserial:IrToyRemote",
+    "cec": "harness.control.cec:CecRemote",
+    "adb": "harness.control.adb:AdbRemote",
 }
 
 

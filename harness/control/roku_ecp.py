@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import http.client
 import logging
-import socket
 import xml.etree.ElementTree as ET
 from urllib.parse import quote, urlsplit
 
+from harness.control.backend import TrafficLog
 from harness.control.keys import ROKU_ECP_KEYS, Key
 from harness.errors import ControlError
 
@@ -38,7 +38,11 @@ class RokuECPRemote:
         self.device = device
         self._names: dict[Key, str] = dict(ROKU_ECP_KEYS)
         for name, value in (keymap or {}).items():
-            self._names[Key.parse(name)] = value
+            if value:
+                self._names[Key.parse(name)] = value
+            else:
+                self._names.pop(Key.parse(name), None)  # an empty name removes the key from this channel
+        self.traffic = TrafficLog(self.channel, uri)
         self._conn: http.client.HTTPConnection | None = None
         self.device_info()  # connect once now: fail fast when the device is unreachable
 
@@ -51,6 +55,7 @@ class RokuECPRemote:
             if self._conn is None:
                 self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
             try:
+                self.traffic.sent(f"{method} {path}")
                 self._conn.request(method, path, body=b"" if method == "POST" else None)
                 response = self._conn.getresponse()
                 body = response.read()
@@ -64,7 +69,7 @@ class RokuECPRemote:
                 self._conn.close()
                 self._conn = None
                 raise ControlError(self._where(f"{what}: not an HTTP reply: {e}")) from e
-            except socket.timeout as e:
+            except TimeoutError as e:
                 self._conn.close()
                 self._conn = None
                 raise ControlError(self._where(f"{what}: no answer within {self.timeout_s:g} s")) from e
@@ -72,7 +77,7 @@ class RokuECPRemote:
                 self._conn.close()
                 self._conn = None
                 raise ControlError(self._where(f"{what}: unreachable: {e.strerror or e}")) from e
-            log.debug("%s %s %s -> %d", self.uri, method, path, response.status)
+            self.traffic.received(f"{response.status} {response.reason} ({len(body)} bytes)")
             if response.status != 200:
                 raise ControlError(self._where(f"{what}: HTTP {response.status} {response.reason}"))
             return body
@@ -94,6 +99,30 @@ class RokuECPRemote:
         """Type ``text`` one character at a time (``Lit_`` keys)."""
         for char in text:
             self._request("POST", f"/keypress/Lit_{quote(char, safe='')}", f"literal {char!r}")
+
+    def launch(self, app_id: str, content_id: str | None = None, media_type: str | None = None) -> None:
+        """``POST /launch/<app_id>[?contentId=...&mediaType=...]`` (deep link into the app)."""
+        query = "&".join(
+            f"{name}={quote(value, safe='')}" for name, value in (("contentId", content_id), ("mediaType", media_type)) if value
+        )
+        self._request("POST", f"/launch/{quote(app_id, safe='')}" + (f"?{query}" if query else ""), f"launch {app_id}")
+
+    def media_player(self) -> dict[str, str]:
+        """``GET /query/media-player``: the player's state attribute and flat child elements."""
+        body = self._request("GET", "/query/media-player", "media-player")
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError as e:
+            raise ControlError(self._where(f"media-player: not XML: {body[:80]!r}")) from e
+        info = {f"@{name}": value for name, value in root.attrib.items()}
+        info.update({child.tag: (child.text or "").strip() for child in root})
+        return info
+
+    def power_on(self) -> None:
+        self.press("PowerOn")
+
+    def power_off(self) -> None:
+        self.press("PowerOff")
 
     def device_info(self) -> dict[str, str]:
         """``GET /query/device-info`` as a flat dict of element name -> text."""

@@ -1,4 +1,9 @@
-"""The device's serial debug console: every line logged with its time, expect(), commands."""
+"""The device's serial debug console: every line logged with its time, expect(), commands, failure patterns.
+
+Failure patterns (regexes from the device YAML, e.g. ``Kernel panic``, ``ANR in``, ``FATAL
+EXCEPTION``) are matched on every line as it arrives; a match becomes a :class:`ConsoleFailure`
+passed to ``on_failure`` (the session puts it on the timeline and fails the running test).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from harness.errors import ControlError
@@ -18,6 +23,18 @@ log = logging.getLogger(__name__)
 class ConsoleLine:
     monotonic_s: float
     text: str
+
+
+@dataclass(frozen=True)
+class ConsoleFailure:
+    """A console line that matched a failure pattern."""
+
+    pattern: str
+    line: ConsoleLine
+    index: int  # of the line in SerialConsole.lines
+
+    def __str__(self) -> str:
+        return f"console line {self.index} matched {self.pattern!r}: {self.line.text}"
 
 
 class SerialConsole:
@@ -32,6 +49,8 @@ class SerialConsole:
         baud: int = 115200,
         device: str = "",
         on_line: Callable[[ConsoleLine], None] | None = None,
+        failure_patterns: Sequence[str] = (),
+        on_failure: Callable[[ConsoleFailure], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         import serial  # pyserial
@@ -39,6 +58,9 @@ class SerialConsole:
         self.url = url
         self.device = device
         self.on_line = on_line
+        self.on_failure = on_failure
+        self._failure_patterns = [(p, re.compile(p)) for p in failure_patterns]
+        self.failures: list[ConsoleFailure] = []
         self._clock = clock
         self.lines: list[ConsoleLine] = []
         self._cond = threading.Condition()
@@ -70,16 +92,25 @@ class SerialConsole:
                 log.debug("console %s: %s", self.url, line.text)
                 with self._cond:
                     self.lines.append(line)
+                    index = len(self.lines) - 1
                     self._cond.notify_all()
                 if self.on_line is not None:
                     self.on_line(line)
+                for pattern, regex in self._failure_patterns:
+                    if regex.search(line.text):
+                        failure = ConsoleFailure(pattern, line, index)
+                        log.warning("%s: serial console %s: %s", self.device or "device", self.url, failure)
+                        self.failures.append(failure)
+                        if self.on_failure is not None:
+                            self.on_failure(failure)
+                        break
 
     def send(self, command: str) -> None:
         """Type ``command`` followed by a newline."""
         try:
             self._port.write(command.encode() + b"\n")
             self._port.flush()
-        except Exception as e:  # noqa: BLE001 - pyserial raises several unrelated types
+        except Exception as e:
             raise ControlError(f"{self.device or 'device'}: serial console {self.url}: write failed: {e}") from e
 
     def expect(self, pattern: str, timeout_s: float, since: int | None = None) -> re.Match[str]:
@@ -101,6 +132,21 @@ class SerialConsole:
                     )
                 self._cond.wait(min(remaining, 0.2))
 
+    def read_build(self, pattern: str, *, command: str = "version", timeout_s: float = 5.0) -> str:
+        """The build/firmware version: group 1 of ``pattern`` on a line seen so far, else after typing ``command``."""
+        regex = re.compile(pattern)
+        if regex.groups < 1:
+            raise ValueError(f"build pattern {pattern!r} needs one group")
+        with self._cond:
+            seen = list(self.lines)
+        for line in seen:
+            match = regex.search(line.text)
+            if match:
+                return match.group(1)
+        start = len(seen)
+        self.send(command)
+        return self.expect(pattern, timeout_s=timeout_s, since=start).group(1)
+
     def text(self) -> str:
         """The whole console log so far, one line each."""
         with self._cond:
@@ -111,5 +157,5 @@ class SerialConsole:
         self._thread.join(1.0)
         try:
             self._port.close()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.debug("closing %s failed", self.url, exc_info=True)

@@ -31,6 +31,7 @@ class SimEndpoints:
     width: int
     height: int
     fps: float
+    power: str = ""  # soft power (the simulator's ECP URI)
 
 
 class SimulatorProcess:
@@ -71,6 +72,7 @@ class SimulatorProcess:
             return SimEndpoints(
                 video=ready["video"], control=ready["control"], console=ready["console"], build=ready["build"],
                 pid=int(ready["pid"]), width=int(ready["width"]), height=int(ready["height"]), fps=float(ready["fps"]),
+                power=str(ready.get("power", "")),
             )
         except (ValueError, KeyError, TypeError) as e:
             raise SimulatorError(f"simulator {self.config_path}: bad ready line {line[:200]!r}: {e}") from e

@@ -1,7 +1,9 @@
 """Run the simulated device as its own process: ``python -m harness.sim.server devices/sim.yaml``.
 
-Starts the A/V stream (TCP or UDP MPEG-TS on 127.0.0.1), the Roku ECP server and the serial
-console, prints one JSON ready line on stdout, then renders and streams in real time until
+Starts the A/V stream (TCP or UDP MPEG-TS on 127.0.0.1), the Roku ECP server (always: it also
+serves device-info and soft power), the key receiver chosen by ``simulator.control`` (an lircd
+socket or an iTach, when not ECP) and the serial console, prints one JSON ready line on stdout
+(``control`` is the URI of the chosen key channel, ``power`` the ECP URI), then renders and streams in real time until
 SIGTERM/SIGINT (exit 0). A bad device file exits 2 with the ConfigError message on stderr.
 Everything else is logged on stderr.
 """
@@ -25,6 +27,8 @@ from harness.sim.app import Input, SimApp
 from harness.sim.audio import AudioSynth
 from harness.sim.console import PtyConsole
 from harness.sim.ecp_server import DeviceInfo, EcpServer
+from harness.sim.itach_server import ITachServer
+from harness.sim.lirc_server import LircServer
 from harness.sim.render import Renderer
 from harness.sim.streamer import TcpBroadcaster, TsEncoder, UdpSender
 
@@ -59,6 +63,11 @@ class SimDevice:
         else:
             self.transport = UdpSender()
         self.ecp = EcpServer(self.inputs.put, self._device_info)
+        self.keys_server: LircServer | ITachServer | None = None
+        if sim.control == "lirc":
+            self.keys_server = LircServer(self.inputs.put)
+        elif sim.control == "itach":
+            self.keys_server = ITachServer(self.inputs.put)
         self.console = PtyConsole(
             {
                 "help": lambda: _HELP,
@@ -84,7 +93,8 @@ class SimDevice:
         return {
             "event": "ready",
             "video": self.transport.url,
-            "control": self.ecp.url,
+            "control": self.control_url,
+            "power": self.ecp.url,
             "console": self.console.path,
             "build": self.sim.build,
             "pid": os.getpid(),
@@ -93,8 +103,14 @@ class SimDevice:
             "fps": self.fps,
         }
 
+    @property
+    def control_url(self) -> str:
+        return self.keys_server.url if self.keys_server is not None else self.ecp.url
+
     def start(self) -> None:
         self.ecp.start()
+        if self.keys_server is not None:
+            self.keys_server.start()
         self.console.start()
 
     def step(self) -> None:
@@ -167,6 +183,7 @@ class SimDevice:
     def close(self) -> None:
         for name, closer in (
             ("ecp", self.ecp.close),
+            ("keys", self.keys_server.close if self.keys_server is not None else lambda: None),
             ("console", self.console.close),
             ("encoder", self._close_encoder),
             ("transport", self.transport.close),
@@ -221,7 +238,7 @@ def serve(
             device.height,
             device.fps,
             device.transport.url,
-            device.ecp.url,
+            device.control_url,
             device.console.path,
         )
         device.run(stop, stop_after_s, watch_parent=watch_parent)

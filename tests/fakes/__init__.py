@@ -1,0 +1,1 @@
+"""Protocol-faithful fake peers for the control backends (real sockets, pseudo-terminals, processes)."""
