@@ -5,39 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from pathlib import Path
-
-from harness.errors import ConfigError
-
-
-def _cmd_devices(args: argparse.Namespace) -> int:
-    from harness.config import load_device, resolve_device
-
-    if args.action == "list":
-        folder = Path(args.devices_dir)
-        status = 0
-        for path in sorted(folder.glob("*.yaml")):
-            try:
-                config = load_device(path)
-            except ConfigError as e:
-                print(f"{path.stem:<20} INVALID  {e}")
-                status = 1
-                continue
-            kind = "simulated" if config.is_simulated else "real"
-            print(f"{config.name:<20} {kind:<9} {config.model} ({config.platform})")
-        return status
-    try:
-        config = resolve_device(args.name, args.devices_dir)
-    except ConfigError as e:
-        print(f"avqa: {e}", file=sys.stderr)
-        return 2
-    print(config.model_dump_json(indent=2, exclude_none=True))
-    return 0
 
 
 # Subcommands that live in their own module: each has add_parser(subparsers) and run(args) -> int.
 COMMAND_MODULES = (
     "harness.commands.capture",
+    "harness.commands.devices",
     "harness.commands.gate",
     "harness.commands.remote",
     "harness.commands.report",
@@ -53,12 +26,6 @@ def main(argv: list[str] | None = None) -> int:
     sim = sub.add_parser("sim", help="the simulated device")
     sim_sub = sim.add_subparsers(dest="action", required=True)
     sim_sub.add_parser("serve", help="run a simulated device from its YAML (avqa sim serve devices/sim.yaml)", add_help=False)
-    devices = sub.add_parser("devices", help="the device inventory")
-    devices.add_argument("--devices-dir", default="devices")
-    devices_sub = devices.add_subparsers(dest="action", required=True)
-    devices_sub.add_parser("list", help="list and validate every device file")
-    show = devices_sub.add_parser("show", help="validate and print one device's configuration")
-    show.add_argument("name", help="device name or YAML path")
     sub.add_parser("version", help="print the avqa version")
     runners = {}
     for module_name in COMMAND_MODULES:
@@ -79,8 +46,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command in runners:
         return int(runners[args.command](args))
-    if args.command == "devices":
-        return _cmd_devices(args)
     if args.command == "version":
         from importlib.metadata import version
 
