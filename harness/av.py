@@ -13,6 +13,7 @@ from detectors.base import Pipeline, create
 from detectors.media import AudioChunk, Event, Frame, Region
 from harness import waits
 from harness.capture.capture import Capture
+from harness.detector_params import coerce, merge
 from harness.control.keys import Key
 from harness.control.remote import PressResult
 from harness.errors import CaptureError, ConfigError, ControlError, ProductFailure, WaitTimeout
@@ -64,11 +65,13 @@ class WatchResult:
 class AVView:
     """A view of one device's live audio/video for scenario code."""
 
-    def __init__(self, session: DeviceSession) -> None:
+    def __init__(self, session: DeviceSession, detector_params: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        """``detector_params`` (a test's marker) override the device YAML's ``detectors`` section."""
         if session.capture is None:
             raise CaptureError(f"device {session.name}: capture is not open")
         self.session = session
         self.capture: Capture = session.capture
+        self.detector_params = merge(session.config.detectors, detector_params)
 
     # -- frames ---------------------------------------------------------------------------
     def frames(self, since_s: float | None = None) -> Iterator[Frame]:
@@ -194,13 +197,15 @@ class AVView:
     ) -> WatchResult:
         """Run ``detectors`` over ``duration_s`` of the live stream from ``start_s`` (default: now).
 
-        Blocks until the window has been captured; every event also goes on the session
-        timeline. Frames that were overwritten before they could be analysed are counted in
-        ``missed_frames``.
+        Parameters come from the device YAML's ``detectors`` section, then the test's
+        ``detector_params`` marker, then ``params``. Blocks until the window has been captured;
+        every event also goes on the session timeline. Frames that were overwritten before they
+        could be analysed are counted in ``missed_frames``.
         """
         if duration_s <= 0:
             raise ValueError(f"duration_s must be > 0, got {duration_s}")
-        pipeline = Pipeline([create(name, (params or {}).get(name)) for name in detectors])
+        overrides = merge(self.detector_params, {n: coerce(n, p) for n, p in (params or {}).items()})
+        pipeline = Pipeline([create(name, overrides.get(name)) for name in detectors])
         metrics: dict[str, list[dict[str, Any]]] = {d.name: [] for d in pipeline.detectors}
         start = self.capture.now_s() if start_s is None else start_s
         end = start + duration_s

@@ -222,8 +222,24 @@ class DeviceConfig(_Strict):
     console: ConsoleConfig | None = None
     power: PowerConfig | None = None
     screens: dict[str, ScreenConfig] = Field(default_factory=dict)
+    detectors: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="detector name -> parameter overrides for this device (thresholds, regions, masks)"
+    )
     simulator: SimulatorConfig | None = None
     source_path: Annotated[Path | None, Field(exclude=True)] = None
+
+    @field_validator("detectors")
+    @classmethod
+    def _valid_detector_params(cls, detectors: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        from harness.detector_params import coerce
+
+        checked = {}
+        for name, params in detectors.items():
+            try:
+                checked[name] = coerce(name, params)
+            except (KeyError, TypeError) as e:
+                raise ValueError(str(e).strip("'\"")) from e
+        return checked
 
     @model_validator(mode="after")
     def _wired(self) -> DeviceConfig:

@@ -13,7 +13,8 @@ import pytest
 from harness.av import AVView
 from harness.config import DeviceConfig
 from harness.control.remote import Remote
-from harness.errors import InfrastructureError, ProductFailure
+from harness.detector_params import coerce
+from harness.errors import ConfigError, InfrastructureError, ProductFailure
 from harness.plugin import STATE_KEY, TEST_START_KEY, AvqaState
 from harness.report.attach import attach_event_evidence, attach_logs, attach_test_timeline
 from harness.report.attachments import png_bytes
@@ -105,10 +106,21 @@ def kpi(request: pytest.FixtureRequest) -> Callable[[str, float], None]:
 
 
 @pytest.fixture
-def av(device: DeviceSession) -> AVView:
-    """A view of the device's live audio/video: waits, detector watches, screenshots."""
+def av(request: pytest.FixtureRequest, device: DeviceSession) -> AVView:
+    """A view of the device's live audio/video: waits, detector watches, screenshots.
+
+    ``@pytest.mark.detector_params(freeze={"min_duration_s": 1.0})`` overrides detector
+    parameters for one test (over the device YAML's ``detectors`` section).
+    """
     device.check_alive()
-    return AVView(device)
+    overrides: dict[str, dict[str, Any]] = {}
+    for mark in reversed(list(request.node.iter_markers("detector_params"))):  # closest marker wins
+        for name, params in mark.kwargs.items():
+            try:
+                overrides.setdefault(name, {}).update(coerce(name, params))
+            except (KeyError, ValueError, TypeError) as e:
+                raise ConfigError(f"{request.node.nodeid}: detector_params({name}=...): {str(e).strip(chr(39))}") from e
+    return AVView(device, overrides)
 
 
 def attach_evidence(item: pytest.Item, call: pytest.CallInfo[Any], *, failed: bool) -> None:

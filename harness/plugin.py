@@ -65,6 +65,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requires_screens(*names): skip unless the device YAML defines these screens")
     config.addinivalue_line("markers", "requires_keys(*keys): skip unless the device's remote can send these keys")
+    config.addinivalue_line(
+        "markers", "detector_params(**by_detector): detector parameter overrides, e.g. detector_params(freeze={'min_duration_s': 1.0})"
+    )
     config.stash[STATE_KEY] = AvqaState(
         device_option=config.getoption("avqa_device"),
         devices_dir=Path(config.getoption("avqa_devices_dir")),

@@ -104,7 +104,12 @@ class DeviceSession:
                 on_failure=self._on_console_failure,
             )
         # every configured channel (control.uri first, then control.channels); a simulator's ready line gives the first URI
-        self.remote = open_remote(config.control, uri=control_uri, device=self.name, on_key=self._on_key, step=step)
+        capture = self.capture
+
+        def timed_step(title: str) -> AbstractContextManager[None]:  # key presses named with their capture-clock time
+            return step(f"{title} at t={capture.now_s():.3f} s")
+
+        self.remote = open_remote(config.control, uri=control_uri, device=self.name, on_key=self._on_key, step=timed_step)
         for backend in self.remote.backends:
             if hasattr(backend, "start_logcat"):  # Android devices: logcat for the report
                 backend.start_logcat()

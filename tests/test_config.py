@@ -81,3 +81,19 @@ def test_resolve_by_name_path_and_default(tmp_path: Path) -> None:
     assert resolve_device("tv01", tmp_path).name == "tv01"
     assert resolve_device(str(path), "elsewhere").name == "tv01"
     assert resolve_device(None, REPO / "devices").name == "sim"
+
+
+def test_detector_overrides_are_validated_and_coerced(tmp_path: Path) -> None:
+    from detectors.media import Region
+
+    good = REAL + "detectors:\n  freeze: {min_duration_s: 1.0, region: [0, 100, 1280, 520]}\n  black: {picture_black_ratio: 0.95}\n"
+    config = load_device(write(tmp_path, good))
+    assert config.detectors["freeze"] == {"min_duration_s": 1.0, "region": Region(0, 100, 1280, 520)}
+    for bad, expected in (
+        ("detectors: {froze: {}}", "tv01.yaml: detectors: unknown detector 'froze' (expected one of: "),
+        ("detectors: {freeze: {min_duration: 1}}", "tv01.yaml: detectors: detector 'freeze': unknown parameter(s) min_duration"),
+        ("detectors: {freeze: {min_duration_s: -1}}", "tv01.yaml: detectors: freeze: min_duration_s must be >= 0, got -1"),
+    ):
+        with pytest.raises(ConfigError) as info:
+            load_device(write(tmp_path, REAL + bad + "\n"))
+        assert expected in str(info.value), str(info.value)

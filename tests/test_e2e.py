@@ -77,7 +77,7 @@ def test_good_build_passes_and_files_results_per_device_build(good_run: Run) -> 
     }
     assert {r["status"] for r in results.values()} == {"passed"}
     boot = results["test_power_on_reaches_home"]
-    assert steps(boot) == ["press POWER", "press POWER"]
+    assert [re.sub(r" at t=\d+\.\d{3} s$", "", name) for name in steps(boot)] == ["press POWER", "press POWER"]  # with capture time
     labels = {(label["name"], label["value"]) for label in boot["labels"]}
     assert {("device", "sim"), ("build", "sim-2026.11.0")} <= labels
     assert {"name": "device", "value": "'sim'"} in boot["parameters"]  # allure-pytest shows repr()
@@ -248,3 +248,43 @@ def test_html_report_keeps_history_and_shows_evidence_in_a_real_browser(regressi
             browser.close()
     finally:
         server.shutdown()
+
+
+OVERRIDES = """
+import pytest
+from harness import Key
+
+def play(remote, av):
+    remote.press(Key.HOME)
+    av.wait_for_screen("home", timeout_s=5)
+    remote.press(Key.OK)
+    av.wait_for_screen("details", timeout_s=5)
+    press = remote.press(Key.OK)
+    return av.wait_for_motion(timeout_s=8, since_s=av.capture.to_capture_time(press.monotonic_s)).at_s
+
+def test_device_yaml_threshold_hides_the_2s_freeze(remote, av):
+    start = play(remote, av)
+    assert not av.watch(["freeze"], duration_s=4.0, start_s=start + 7.0)  # device YAML: min_duration_s 5
+
+@pytest.mark.detector_params(freeze={"min_duration_s": 1.0})
+def test_marker_overrides_the_device_yaml(remote, av):
+    start = play(remote, av)
+    result = av.watch(["freeze"], duration_s=4.0, start_s=start + 7.0)
+    assert [round(e.start_s - start, 2) for e in result.events] == [8.0]
+
+@pytest.mark.detector_params(freeze={"min_duration": 1.0})
+def test_bad_marker_is_a_configuration_error(av):
+    pass
+"""
+
+
+def test_detector_thresholds_from_device_yaml_and_marker(tmp_path: Path) -> None:
+    device = tmp_path / "sim-regression-lenient.yaml"
+    text = (REPO / "devices" / "sim-regression.yaml").read_text().replace("image: sim/", f"image: {REPO}/devices/sim/")
+    device.write_text(text + "detectors:\n  freeze: {min_duration_s: 5.0}\n")
+    (tmp_path / "test_overrides.py").write_text(OVERRIDES)
+    done = subprocess.run([sys.executable, "-m", "pytest", "test_overrides.py", f"--device={device}", "-p", "no:cacheprovider",
+                           f"--reports-dir={tmp_path / 'reports'}"], cwd=tmp_path, capture_output=True, text=True, timeout=180, check=False)
+    assert re.search(r"2 passed, 1 error", done.stdout), done.stdout
+    assert "test_overrides.py::test_bad_marker_is_a_configuration_error: detector_params(freeze=...): " \
+           "detector 'freeze': unknown parameter(s) min_duration" in done.stdout, done.stdout
