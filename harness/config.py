@@ -68,52 +68,6 @@ class CaptureConfig(_Strict):
         return uri
 
 
-class ControlConfig(_Strict):
-    """How keys reach the device: ``uri`` first, then each of ``channels`` for keys it lacks."""
-
-    uri: str = Field(description="control URI, for example roku://192.168.1.20:8060 or lirc:///var/run/lirc/lircd?remote=tv")
-    key_delay_s: float = Field(default=0.3, ge=0, le=10, description="minimum time between two key presses")
-    keymap: dict[str, str] = Field(default_factory=dict, description="avqa key -> channel key name overrides ('' removes a key)")
-    keys: list[str] | None = Field(default=None, description="only these avqa keys go to `uri` (default: every key it knows)")
-    timeout_s: float = Field(default=3.0, gt=0, description="per-request time-out")
-    retries: int = Field(default=0, ge=0, le=5, description="press_and_wait: extra presses when a key had no visible effect")
-    channels: list[ChannelConfig] = Field(default_factory=list, description="further channels, tried in order")
-
-    @field_validator("uri")
-    @classmethod
-    def _known_scheme(cls, uri: str) -> str:
-        control_registry.check_uri(uri)
-        return uri
-
-    @field_validator("keymap")
-    @classmethod
-    def _known_keys(cls, keymap: dict[str, str]) -> dict[str, str]:
-        return {Key.parse(name).value: value for name, value in keymap.items()}
-
-    @field_validator("keys")
-    @classmethod
-    def _known_key_names(cls, keys: list[str] | None) -> list[str] | None:
-        return None if keys is None else [Key.parse(name).value for name in keys]
-
-
-class ConsoleConfig(_Strict):
-    """The serial debug console."""
-
-    uri: str = Field(description="pyserial URL: /dev/ttyUSB0, socket://host:port, rfc2217://host:port")
-    baud: int = Field(default=115200, gt=0)
-    failure_patterns: list[str] = Field(default_factory=list, description="regexes that mark a device failure")
-
-    @field_validator("failure_patterns")
-    @classmethod
-    def _compiles(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as e:
-                raise ValueError(f"invalid regex {pattern!r}: {e}") from e
-        return patterns
-
-
 class ChannelConfig(_Strict):
     """One more control channel of a device that combines several (IR for keys, CEC for power...)."""
 
@@ -137,6 +91,33 @@ class ChannelConfig(_Strict):
     @classmethod
     def _known_key_names(cls, keys: list[str] | None) -> list[str] | None:
         return None if keys is None else [Key.parse(name).value for name in keys]
+
+
+class ControlConfig(ChannelConfig):
+    """How keys reach the device: ``uri`` first, then each of ``channels`` for keys it lacks."""
+
+    uri: str = Field(description="control URI, for example roku://192.168.1.20:8060 or lirc:///var/run/lirc/lircd?remote=tv")
+    key_delay_s: float = Field(default=0.3, ge=0, le=10, description="minimum time between two key presses")
+    retries: int = Field(default=0, ge=0, le=5, description="press_and_wait: extra presses when a key had no visible effect")
+    channels: list[ChannelConfig] = Field(default_factory=list, description="further channels, tried in order")
+
+
+class ConsoleConfig(_Strict):
+    """The serial debug console."""
+
+    uri: str = Field(description="pyserial URL: /dev/ttyUSB0, socket://host:port, rfc2217://host:port")
+    baud: int = Field(default=115200, gt=0)
+    failure_patterns: list[str] = Field(default_factory=list, description="regexes that mark a device failure")
+
+    @field_validator("failure_patterns")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                raise ValueError(f"invalid regex {pattern!r}: {e}") from e
+        return patterns
 
 
 class PowerConfig(_Strict):
