@@ -13,9 +13,9 @@ from detectors.base import Pipeline, create
 from detectors.media import AudioChunk, Event, Frame, Region
 from harness import waits
 from harness.capture.capture import Capture
-from harness.detector_params import coerce, merge
 from harness.control.keys import Key
 from harness.control.remote import PressResult
+from harness.detector_params import coerce, merge
 from harness.errors import CaptureError, ConfigError, ControlError, ProductFailure, WaitTimeout
 from harness.report.plots import series_for
 from harness.session import DeviceSession
@@ -273,7 +273,7 @@ class AVView:
         """Feed audio chunks that start before ``until_s`` (and before the window end)."""
         fed = 0.0
         while True:
-            seq, chunk = cursor.ring.get(cursor.seq, wait_s)
+            _, chunk = cursor.ring.get(cursor.seq, wait_s)
             if chunk is None:
                 return fed
             chunk_end = chunk.pts_s + chunk.duration_s
@@ -281,7 +281,7 @@ class AVView:
                 return fed
             cursor.next(0)
             if chunk_end > end_s:  # cut the last chunk at the window end
-                keep = max(0, int(round((end_s - chunk.pts_s) * chunk.sample_rate_hz)))
+                keep = max(0, round((end_s - chunk.pts_s) * chunk.sample_rate_hz))
                 chunk = AudioChunk(chunk.pts_s, chunk.sample_rate_hz, chunk.samples[:keep], chunk.start_sample)
             if chunk.samples.shape[0]:
                 pipeline.feed(chunk)

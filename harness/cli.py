@@ -6,7 +6,6 @@ import argparse
 import importlib
 import sys
 
-
 # Subcommands that live in their own module: each has add_parser(subparsers) and run(args) -> int.
 COMMAND_MODULES = (
     "harness.commands.capture",

@@ -16,10 +16,10 @@ from harness.control.remote import Remote
 from harness.detector_params import coerce
 from harness.errors import ConfigError, InfrastructureError, ProductFailure
 from harness.plugin import STATE_KEY, TEST_START_KEY, AvqaState
+from harness.report.allure_results import results_dir
 from harness.report.attach import attach_event_evidence, attach_logs, attach_test_timeline
 from harness.report.attachments import png_bytes
 from harness.report.environment import environment, write_run_files
-from harness.report.allure_results import results_dir
 from harness.report.gate import KPI_PREFIX
 from harness.session import DeviceSession
 
@@ -145,5 +145,5 @@ def attach_evidence(item: pytest.Item, call: pytest.CallInfo[Any], *, failed: bo
                               attachment_type=allure.attachment_type.PNG)
         if failed:
             attach_logs(session, include_simulator=isinstance(error, InfrastructureError))
-    except Exception:  # noqa: BLE001 - evidence is best effort; never mask the test's own result
+    except Exception:
         log.warning("could not attach evidence for %s", item.nodeid, exc_info=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 from detectors.media import Event
 from harness.capture.capture import Capture

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import allure
 import pytest
-
-from collections.abc import Callable
 
 from harness import AVView, Key, Remote
 

@@ -47,5 +47,5 @@ def run(args: argparse.Namespace) -> int:
         latest[results.parent.parent.name] = index
     if args.open:
         report = next(reversed(latest.values())).parent
-        subprocess.run([str(allure_cli.find_allure()), "open", str(report)], check=False)  # noqa: S603
+        subprocess.run([str(allure_cli.find_allure()), "open", str(report)], check=False)
     return 0

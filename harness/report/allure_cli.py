@@ -44,7 +44,7 @@ def find_allure(install: bool = True, announce: bool = True) -> Path:
     if announce:
         print(f"avqa: installing {ALLURE_NPM_PACKAGE} with npm into {cache_dir()} (once)", flush=True)
     cache_dir().mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [npm, "install", "--no-audit", "--no-fund", "--prefix", str(cache_dir()), ALLURE_NPM_PACKAGE],
         capture_output=True, text=True, check=False,
     )
@@ -67,7 +67,7 @@ def generate(results_dir: Path, report_dir: Path, history_from: Path | None) -> 
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(history_from / "history", target)
         log.info("history from %s", history_from)
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [str(allure), "generate", str(results_dir), "-o", str(report_dir), "--clean"],
         capture_output=True, text=True, check=False,
     )

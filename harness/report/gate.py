@@ -141,7 +141,7 @@ def junit_xml(results: BuildResults) -> bytes:
     suite = ET.Element("testsuite", name=f"avqa {results.device} {results.build}")
     for test in results.tests:
         counts[test.status] = counts.get(test.status, 0) + 1
-        classname, _, name = test.full_name.rpartition("#") if "#" in test.full_name else ("avqa", "", test.full_name)
+        classname = test.full_name.rpartition("#")[0] if "#" in test.full_name else "avqa"
         case = ET.SubElement(suite, "testcase", classname=classname, name=test.name, time=f"{test.duration_s:.3f}")
         if test.status == "failed":
             ET.SubElement(case, "failure", message=test.message.splitlines()[0] if test.message else "").text = test.message

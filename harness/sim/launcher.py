@@ -43,7 +43,7 @@ class SimulatorProcess:
         self.log_path = Path(self._log.name)
         cmd = [sys.executable, "-m", "harness.sim.server", str(self.config_path)]
         log.info("starting simulator: %s", " ".join(cmd))
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        self.process = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=self._log, stdin=subprocess.DEVNULL, start_new_session=True
         )
         try:
