@@ -1,7 +1,8 @@
 """``avqa analyze``: run detectors over recorded media files and print their events.
 
-Usage: ``avqa analyze PATH [PATH...] [--detector NAME ...] [--format json|jsonl|table]``
-(also ``python -m detectors.analyze``). Every file is decoded and fed, frame by frame and
+Usage: ``avqa analyze PATH [PATH...] [--detector NAME ...] [--format json|jsonl|table]
+[--metrics FILE]`` (also ``python -m detectors.analyze``). ``--metrics`` also writes every
+detector's per-frame / per-chunk measurements to a CSV file (see :mod:`detectors.metrics`). Every file is decoded and fed, frame by frame and
 chunk by chunk, through :class:`detectors.base.Pipeline`, the code path of live analysis.
 Exit status: 0 when every file was analysed, 2 when a file could not be read (the others are
 still analysed and printed) or a detector name is unknown.
@@ -15,10 +16,13 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from detectors.base import REGISTRY, Pipeline
 from detectors.decode import MediaError, MediaReader
+
+if TYPE_CHECKING:
+    from detectors.metrics import MetricsRecorder
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +60,19 @@ def default_detectors() -> list[str]:
     return [n for n in REGISTRY.names() if getattr(REGISTRY.get(n), "run_by_default", True)]
 
 
-def analyze_path(path: str | os.PathLike[str], detectors: list[str] | None = None) -> dict[str, Any]:
+def analyze_path(
+    path: str | os.PathLike[str],
+    detectors: list[str] | None = None,
+    metrics: MetricsRecorder | None = None,
+) -> dict[str, Any]:
     """Decode ``path``, run the detectors over it and return the ``avqa analyze`` record.
 
     Args:
         path: the media file.
         detectors: names of registered detectors; None runs every default (defect)
             detector whose medium (video/audio) the file has, see :func:`default_detectors`.
+        metrics: receives the detectors' per-item measurements (CSV rows); None records
+            nothing.
 
     Returns:
         ``{"path", "fps", "frames", "duration_s", "dropped_frames", "events": [...]}`` with
@@ -88,6 +98,8 @@ def analyze_path(path: str | os.PathLike[str], detectors: list[str] | None = Non
         pipeline = Pipeline(REGISTRY.create(n) for n in names)
         for item in reader:
             pipeline.feed(item)
+            if metrics is not None:
+                metrics.record(str(path), item, pipeline.detectors)
     pipeline.flush()
     record = reader.info.to_dict()
     record["events"] = [e.to_dict() for e in pipeline.sorted_events()]
@@ -133,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"detector to run (repeatable or comma-separated; default: every defect detector that applies; measurement detectors such as tone run only when named): {', '.join(REGISTRY.names())}",
     )
     parser.add_argument("--format", "-f", choices=FORMATS, default="json", help="output format (default: json)")
+    parser.add_argument(
+        "--metrics",
+        metavar="FILE",
+        help="also write every detector's per-frame/per-chunk measurements to FILE as CSV (one row per detector and item)",
+    )
     return parser
 
 
@@ -146,26 +163,54 @@ def main(argv: list[str] | None = None, stdout: IO[str] | None = None, stderr: I
     except KeyError as e:
         print(f"avqa analyze: {e.args[0]}", file=err)
         return EXIT_ERROR
-    status = EXIT_OK
     records: list[dict[str, Any]] = []
-    for path in args.paths:
+    metrics_file: IO[str] | None = None
+    recorder: MetricsRecorder | None = None
+    if args.metrics:
+        from detectors.metrics import MetricsRecorder
+
         try:
-            record = analyze_path(path, detectors)
+            metrics_file = open(args.metrics, "w", newline="", encoding="utf-8")  # noqa: SIM115 (closed below)
+        except OSError as e:
+            print(f"avqa analyze: cannot write metrics file {args.metrics}: {e}", file=err)
+            return EXIT_ERROR
+        recorder = MetricsRecorder(metrics_file, [REGISTRY.get(n) for n in (detectors or default_detectors())])
+    try:
+        status = _analyze_all(args.paths, args.format, detectors, out, err, records, recorder)
+    finally:
+        if metrics_file is not None:
+            metrics_file.close()
+    if args.format == "json":
+        out.write(json.dumps(records, indent=2) + "\n")
+        out.flush()
+    return status
+
+
+def _analyze_all(
+    paths: Sequence[str],
+    fmt: str,
+    detectors: list[str] | None,
+    out: IO[str],
+    err: IO[str],
+    records: list[dict[str, Any]],
+    recorder: MetricsRecorder | None,
+) -> int:
+    status = EXIT_OK
+    for path in paths:
+        try:
+            record = analyze_path(path, detectors, metrics=recorder)
         except MediaError as e:
             print(f"avqa analyze: {e}", file=err)
             status = EXIT_ERROR
             continue
-        if args.format == "jsonl":
+        if fmt == "jsonl":
             out.write(json.dumps(record) + "\n")
             out.flush()
-        elif args.format == "table":
+        elif fmt == "table":
             out.write(format_table(record) + "\n")
             out.flush()
         else:
             records.append(record)
-    if args.format == "json":
-        out.write(json.dumps(records, indent=2) + "\n")
-        out.flush()
     return status
 
 

@@ -36,6 +36,13 @@ class Detector(Protocol):
 _BUILTIN: dict[str, str] = {
     "black": "detectors.video.black:BlackDetector",
     "freeze": "detectors.video.freeze:FreezeDetector",
+    "stutter": "detectors.video.stutter:StutterDetector",
+    "tearing": "detectors.video.tearing:TearingDetector",
+    "letterbox": "detectors.video.letterbox:LetterboxDetector",
+    "nosignal": "detectors.video.nosignal:NoSignalDetector",
+    "blur": "detectors.video.blur:BlurDetector",
+    "blockiness": "detectors.video.blockiness:BlockinessDetector",
+    "scenecut": "detectors.video.scenecut:SceneCutDetector",
     "silence": "detectors.audio.silence:SilenceDetector",
     "dropout": "detectors.audio.dropout:DropoutDetector",
     "loudness": "detectors.audio.loudness:LoudnessDetector",

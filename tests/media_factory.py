@@ -299,3 +299,77 @@ def speech(seconds: float, rate_hz: int = 48000, seed: int = 5, level: float = 0
     mono *= level / np.abs(mono).max()
     out = np.stack([mono, mono], axis=1) + 0.00056 * rng.standard_normal((n, 2))
     return np.clip(out, -1, 1).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- video hard negatives and defects
+
+
+def i420(luma: np.ndarray, u: int | np.ndarray = 128, v: int | np.ndarray = 128) -> np.ndarray:
+    """Build an I420 array from a luma plane and constant (or half-size plane) chroma."""
+    h, w = luma.shape
+    planes = []
+    for c in (u, v):
+        plane = np.full((h // 2, w // 2), c, np.uint8) if np.isscalar(c) else np.asarray(c, np.uint8)
+        planes.append(plane.reshape(-1, w))
+    return np.concatenate([luma.astype(np.uint8), *planes], axis=0)
+
+
+def moving_luma(index: int, width: int = 320, height: int = 240, seed: int = 1) -> np.ndarray:
+    """Return the luma of frame ``index`` of the factory's moving content (deterministic per frame)."""
+    spec = ClipSpec(width=width, height=height)
+    return picture(spec, index, np.random.default_rng(seed * 100_003 + index))[:height]
+
+
+def high_motion_luma(index: int, width: int = 320, height: int = 240, seed: int = 7) -> np.ndarray:
+    """Return fast, busy content: a textured background panning 13 px/frame with a varying speed,
+    and a dozen objects crossing at different speeds (never still, no cut)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0.0, 1.0, size=(height, width + 512)).astype(np.float32)
+    tex = cv2.GaussianBlur(noise, (0, 0), 3.0)
+    tex = np.clip(115 + tex * (85 / (3 * tex.std())), 30, 200).astype(np.uint8)
+    shift = int(13 * index + 6 * np.sin(index / 7.0))
+    luma = np.roll(tex, -shift, axis=1)[:height, :width].copy()
+    for k in range(12):
+        x = int((k * 53 + index * (9 + 2 * k)) % (width - 24))
+        y = int((k * 37 + index * (3 + k)) % (height - 24))
+        luma[y : y + 24, x : x + 24] = 40 + 15 * k
+    return luma
+
+
+def ui_grid_luma(index: int, width: int = 320, height: int = 240) -> np.ndarray:
+    """Return a TV home screen: a grid of flat tiles with text-like stripes on a flat background,
+    still except for a focus highlight that moves to the next tile every 10 frames."""
+    luma = np.full((height, width), 40, np.uint8)
+    cols, rows = 4, 3
+    tw, th = width // (cols + 1), height // (rows + 1)
+    focus = (index // 10) % (cols * rows)
+    for r in range(rows):
+        for c in range(cols):
+            x, y = 12 + c * (tw + 8), 20 + r * (th + 10)
+            luma[y : y + th, x : x + tw] = 90 + 10 * ((r + c) % 3)
+            luma[y + th - 10 : y + th - 6, x + 4 : x + tw - 8] = 200  # a title line
+            if r * cols + c == focus:
+                luma[y - 2 : y, x : x + tw] = 235
+                luma[y + th : y + th + 2, x : x + tw] = 235
+    return luma
+
+
+def with_grain(luma: np.ndarray, index: int, sigma: float = 6.0, seed: int = 11) -> np.ndarray:
+    """Return ``luma`` with Gaussian film grain (new grain every frame)."""
+    rng = np.random.default_rng(seed * 7919 + index)
+    return np.clip(luma + rng.normal(0, sigma, luma.shape), 16, 235).astype(np.uint8)
+
+
+def colour_bars_bgr(width: int = 320, height: int = 240) -> np.ndarray:
+    """Return 75 % EBU colour bars (white, yellow, cyan, green, magenta, red, blue, black) over a
+    lower third of PLUGE-like grey steps, as 8-bit BGR."""
+    bars = [(191, 191, 191), (0, 191, 191), (191, 191, 0), (0, 191, 0), (191, 0, 191), (0, 0, 191), (191, 0, 0), (0, 0, 0)]
+    img = np.zeros((height, width, 3), np.uint8)
+    top = int(height * 0.67)
+    for k, colour in enumerate(bars):
+        img[:top, k * width // 8 : (k + 1) * width // 8] = colour
+    for k in range(6):
+        img[top:, k * width // 6 : (k + 1) * width // 6] = 20 + 30 * k
+    return img
