@@ -97,6 +97,13 @@ class PyAVSource:
             self._container: Any = av.open(target, format=fmt, options=options, timeout=(open_timeout_s, read_timeout_s))
         except av.error.ExitError as e:
             raise NoSignalError(f"{uri}: no stream within {open_timeout_s:g} s") from e
+        except av.error.ProtocolNotFoundError as e:
+            if url.startswith("srt://"):  # FFmpeg's "Protocol not found" would not say what is missing
+                raise CaptureError(
+                    f"{uri}: this FFmpeg build has no SRT support (PyAV wheel without libsrt); "
+                    "install PyAV built against an FFmpeg with libsrt, or have the encoder send udp://, rtp:// or rtsp://"
+                ) from e
+            raise CaptureError(f"{uri}: cannot open capture source: {e}") from e
         except (av.error.FFmpegError, OSError) as e:
             raise CaptureError(f"{uri}: cannot open capture source: {e}") from e
         if not self._container.streams.video:

@@ -108,14 +108,22 @@ class RokuECPRemote:
         self._request("POST", f"/launch/{quote(app_id, safe='')}" + (f"?{query}" if query else ""), f"launch {app_id}")
 
     def media_player(self) -> dict[str, str]:
-        """``GET /query/media-player``: the player's state attribute and flat child elements."""
+        """``GET /query/media-player`` as a flat dict.
+
+        ``<player state= error=>`` -> ``@state``, ``@error``; a child's text -> its tag
+        (``position``: ``"1234 ms"``); a child's attributes -> ``tag@name`` (``plugin@id``,
+        ``plugin@name``: the app that plays; ``format@video``...).
+        """
         body = self._request("GET", "/query/media-player", "media-player")
         try:
             root = ET.fromstring(body)
         except ET.ParseError as e:
             raise ControlError(self._where(f"media-player: not XML: {body[:80]!r}")) from e
         info = {f"@{name}": value for name, value in root.attrib.items()}
-        info.update({child.tag: (child.text or "").strip() for child in root})
+        for child in root:
+            info[child.tag] = (child.text or "").strip()
+            # <plugin id= name=/>, <format .../>: the data is in attributes (dropped before: plugin was "")
+            info.update({f"{child.tag}@{name}": value for name, value in child.attrib.items()})
         return info
 
     def power_on(self) -> None:
