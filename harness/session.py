@@ -183,8 +183,12 @@ class DeviceSession:
             raise SimulatorError(f"device {self.name}: simulator {self.simulator.describe_exit()}")
 
     def explain(self, error: InfrastructureError) -> InfrastructureError:
-        """Return ``error`` or, when the simulator died, an error that says so (the root cause)."""
-        if self.simulator is not None and self.simulator.exit_code() is not None:
+        """Return ``error`` or, when the simulator died, an error that says so (the root cause).
+
+        A dying process closes its sockets before the kernel reports its exit, so the stream can
+        end a moment before the exit is visible: give it up to a second to show.
+        """
+        if self.simulator is not None and self.simulator.wait_exit(1.0) is not None:
             return SimulatorError(f"device {self.name}: simulator {self.simulator.describe_exit()} ({error})")
         return error
 

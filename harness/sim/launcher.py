@@ -88,6 +88,13 @@ class SimulatorProcess:
         """None while running, else the exit code (negative: killed by that signal)."""
         return self.process.poll()
 
+    def wait_exit(self, timeout_s: float) -> int | None:
+        """The exit code if the process ends within ``timeout_s``, else None (still running)."""
+        try:
+            return self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            return None
+
     def describe_exit(self) -> str:
         code = self.exit_code()
         if code is None:
