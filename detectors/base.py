@@ -52,6 +52,8 @@ _BUILTIN: dict[str, str] = {
     "hiss": "detectors.audio.hiss:HissDetector",
     "channels": "detectors.audio.channels:ChannelDetector",
     "tone": "detectors.audio.tone:ToneDetector",
+    "block_corruption": "detectors.video.block_corruption:BlockCorruptionDetector",
+    "audio_artifacts": "detectors.audio.audio_artifacts:AudioArtifactsDetector",
 }
 
 

@@ -1,0 +1,249 @@
+"""Audio artifacts (learned): hum, hiss, distortion and clicks classified on one-second segments.
+
+Every ``hop_s`` the last second of audio (channels averaged, resampled to 16 kHz) becomes a
+level-normalised log-mel spectrogram (:func:`detectors.ml.features.log_mel`) classified by
+the shipped ONNX model ``audio_artifacts`` into none / hum / hiss / distortion / clicks
+(labels from the model metadata). A segment is *flagged* when its most likely class is a
+defect with probability >= ``min_confidence``. Consecutive flagged segments form a run; a
+run of at least ``min_segments`` segments becomes one event whose kind is the defect class
+with the largest summed probability over the run. Smoothing never hides a defect in a
+stream shorter than ``min_segments`` segments: there, one flagged segment is enough (so a
+one-second file with a defect is reported). Streams shorter than one second are
+zero-padded to one segment; the end of a stream is always covered by a last segment.
+
+Runs with onnxruntime only (the ``ml`` extra); no torch.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from detectors.audio._stream import SampleClock, check_chunk
+from detectors.media import AudioChunk, Event, Frame, Medium
+from detectors.ml import ModelSession, session
+from detectors.ml.features import AUDIO_RATE_HZ, SEGMENT_SAMPLES, log_mel
+
+log = logging.getLogger(__name__)
+
+_PAD_S = 0.05  # native-rate context on each side of a segment, so resampling has no edge effect
+
+
+class AudioArtifactsDetector:
+    """Report hum, hiss, distortion and clicks found by the learned segment classifier.
+
+    Per-segment metrics: :attr:`segment_metrics` holds one record per analysed segment
+    (start/end in seconds, most likely class, its probability, P(none), flagged or not);
+    :meth:`metrics` returns the last one and :attr:`last_metric` its defect probability
+    (1 - P(none)).
+    """
+
+    name: ClassVar[str] = "audio_artifacts"
+    medium: ClassVar[Medium] = "audio"
+    # Needs onnxruntime (the ``ml`` extra): runs in ``avqa analyze`` when named (-d NAME), not by default.
+    run_by_default: ClassVar[bool] = False
+    metric_names: ClassVar[tuple[str, ...]] = ("start_s", "end_s", "label", "confidence", "p_none", "flagged")
+
+    @dataclass(frozen=True)
+    class Params:
+        """Audio artifact parameters.
+
+        Attributes:
+            hop_s: time between the starts of consecutive one-second segments, in seconds
+                (0 < hop_s <= 1).
+            min_confidence: smallest probability of the winning defect class for a flagged
+                segment, in (0, 1].
+            min_segments: consecutive flagged segments needed for an event (>= 1); streams
+                with fewer segments need one.
+            threads: onnxruntime intra-op threads (>= 1).
+            model: name of the shipped ONNX model.
+        """
+
+        hop_s: float = 0.5
+        min_confidence: float = 0.6
+        min_segments: int = 2
+        threads: int = 1
+        model: str = "audio_artifacts"
+
+        def __post_init__(self) -> None:
+            if not (math.isfinite(self.hop_s) and 0.0 < self.hop_s <= 1.0):
+                raise ValueError(f"audio_artifacts: hop_s must be in (0, 1] seconds, got {self.hop_s}")
+            if not 0.0 < self.min_confidence <= 1.0:
+                raise ValueError(f"audio_artifacts: min_confidence must be in (0, 1], got {self.min_confidence}")
+            if not (isinstance(self.min_segments, int) and self.min_segments >= 1):
+                raise ValueError(f"audio_artifacts: min_segments must be an integer >= 1, got {self.min_segments!r}")
+            if not (isinstance(self.threads, int) and self.threads >= 1):
+                raise ValueError(f"audio_artifacts: threads must be an integer >= 1, got {self.threads!r}")
+
+    def __init__(self, params: Params | None = None) -> None:
+        self.params = params if params is not None else self.Params()
+        self._model: ModelSession | None = None
+        self._labels: tuple[str, ...] = ()
+        self._clock = SampleClock()
+        self._buf = np.zeros(0, np.float32)  # native-rate mono samples
+        self._buf_start = 0  # stream sample number of _buf[0]
+        self._first: int | None = None  # stream sample number of the first sample
+        self._end = 0  # stream sample number after the last sample received
+        self._next_seg = 0  # native start sample of the next segment to analyse
+        self._segments = 0
+        self._covered_to = 0
+        self._run: list[tuple[int, int, np.ndarray]] = []  # flagged segments: (start, end, probs)
+        self._pending_short: list[Event] = []
+        self.segment_metrics: list[dict[str, float | int | str | None]] = []
+        self.last_metric: float | None = None
+
+    # ------------------------------------------------------------------ model
+
+    def _session(self) -> ModelSession:
+        if self._model is None:
+            self._model = session(self.params.model, self.params.threads)
+            self._labels = self._model.labels
+            if not self._labels or self._labels[0] != "none":
+                raise ValueError(f"audio_artifacts: model {self.params.model!r} labels {self._labels} must start with 'none'")
+        return self._model
+
+    def classify(self, features: np.ndarray) -> np.ndarray:
+        """Return class probabilities (k, classes) for log-mel ``features`` (k, 1, mels, frames)."""
+        model = self._session()
+        if features.shape[0] == 0:
+            return np.zeros((0, len(self._labels)), np.float32)
+        return np.asarray(model.run(np.ascontiguousarray(features, np.float32))[0])
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        self._session()
+        return self._labels
+
+    # ------------------------------------------------------------------ stream
+
+    def metrics(self) -> dict[str, float | int | str | None]:
+        """Return the metric record of the last segment analysed (see :attr:`metric_names`)."""
+        if not self.segment_metrics:
+            return dict.fromkeys(self.metric_names)
+        return dict(self.segment_metrics[-1])
+
+    def feed(self, item: Frame | AudioChunk) -> list[Event]:
+        """Analyse the next chunk; return the events that closed."""
+        chunk = check_chunk(self.name, item)
+        n = chunk.samples.shape[0]
+        if n == 0:
+            return []
+        self._clock.observe(chunk)
+        if self._first is None:
+            self._first = self._next_seg = self._covered_to = self._buf_start = self._end = chunk.start_sample
+        elif chunk.start_sample != self._end:
+            log.debug("audio_artifacts: gap of %d samples before sample %d", chunk.start_sample - self._end, chunk.start_sample)
+            if chunk.start_sample > self._end:  # fill the gap with silence to keep the sample clock
+                self._append(np.zeros(chunk.start_sample - self._end, np.float32))
+        mono = chunk.samples.mean(axis=1) if chunk.samples.shape[1] > 1 else chunk.samples[:, 0]
+        self._append(np.asarray(mono, np.float32))
+        return self._analyse(final=False)
+
+    def flush(self) -> list[Event]:
+        """Analyse what is left (the end of the stream is always covered) and close the open run."""
+        if self._first is None:
+            return []
+        events = self._analyse(final=True)
+        events.extend(self._close_run(final=True))
+        return events
+
+    def _append(self, x: np.ndarray) -> None:
+        self._buf = np.concatenate([self._buf, x]) if self._buf.size else x.copy()
+        self._end += x.size
+
+    def _analyse(self, final: bool) -> list[Event]:
+        rate = self._clock.rate_hz
+        seg_n = rate  # one second at the native rate
+        hop_n = max(1, round(self.params.hop_s * rate))
+        pad = int(_PAD_S * rate)
+        starts: list[int] = []
+        while self._next_seg + seg_n + (0 if final else pad) <= self._end:
+            starts.append(self._next_seg)
+            self._next_seg += hop_n
+        if final:
+            assert self._first is not None
+            tail = self._end - self._covered_to if not starts else self._end - (starts[-1] + seg_n)
+            if (not starts and self._segments == 0) or tail > 0:
+                starts.append(max(self._first, self._end - seg_n))
+        if not starts:
+            return []
+        segs = np.stack([self._segment(s, seg_n, pad, rate) for s in starts])
+        probs = self.classify(log_mel(segs))
+        events: list[Event] = []
+        for s, p in zip(starts, probs, strict=True):
+            events.extend(self._decide(s, min(s + seg_n, self._end), p))
+        # drop samples no future segment needs
+        keep_from = max(self._buf_start, self._next_seg - pad)
+        if keep_from > self._buf_start:
+            self._buf = self._buf[keep_from - self._buf_start :]
+            self._buf_start = keep_from
+        return events
+
+    def _segment(self, start: int, seg_n: int, pad: int, rate: int) -> np.ndarray:
+        lo, hi = start - pad, start + seg_n + pad
+        out = np.zeros(hi - lo, np.float32)
+        a, b = max(lo, self._buf_start), min(hi, self._buf_start + self._buf.size)
+        if b > a:
+            out[a - lo : b - lo] = self._buf[a - self._buf_start : b - self._buf_start]
+        if rate != AUDIO_RATE_HZ:
+            from scipy.signal import resample_poly
+
+            g = math.gcd(rate, AUDIO_RATE_HZ)
+            out = resample_poly(out, AUDIO_RATE_HZ // g, rate // g).astype(np.float32)
+        p16 = round(pad * AUDIO_RATE_HZ / rate)
+        seg = out[p16 : p16 + SEGMENT_SAMPLES]
+        if seg.size < SEGMENT_SAMPLES:
+            seg = np.pad(seg, (0, SEGMENT_SAMPLES - seg.size))
+        return seg
+
+    def _decide(self, start: int, end: int, probs: np.ndarray) -> list[Event]:
+        self._segments += 1
+        self._covered_to = max(self._covered_to, end)
+        k = int(np.argmax(probs))
+        conf = float(probs[k])
+        flagged = k != 0 and conf >= self.params.min_confidence
+        record = {
+            "start_s": round(self._clock.time_of(start), 6),
+            "end_s": round(self._clock.time_of(end), 6),
+            "label": self._labels[k],
+            "confidence": round(conf, 6),
+            "p_none": round(float(probs[0]), 6),
+            "flagged": int(flagged),
+        }
+        self.segment_metrics.append(record)
+        self.last_metric = 1.0 - float(probs[0])
+        if flagged:
+            self._run.append((start, end, probs))
+            return []
+        return self._close_run(final=False)
+
+    def _close_run(self, final: bool) -> list[Event]:
+        run, self._run = self._run, []
+        if not run:
+            return []
+        needed = self.params.min_segments
+        if final and self._segments < needed:
+            needed = 1  # a stream shorter than the smoothing window: one flagged segment counts
+        if len(run) < needed:
+            return []
+        total = np.sum([p for _, _, p in run], axis=0)
+        total[0] = -1.0
+        k = int(np.argmax(total))
+        counts: dict[str, int] = {}
+        for _, _, p in run:
+            label = self._labels[int(np.argmax(p))]
+            counts[label] = counts.get(label, 0) + 1
+        event = Event(
+            detector=self.name,
+            kind=self._labels[k],
+            start_s=self._clock.time_of(run[0][0]),
+            end_s=self._clock.time_of(max(e for _, e, _ in run)),
+            score=float(np.mean([p[k] for _, _, p in run])),
+            details={"segments": len(run), "segment_labels": counts},
+        )
+        log.debug("audio_artifacts: %s", event.describe())
+        return [event]

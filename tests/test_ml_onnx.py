@@ -1,0 +1,93 @@
+"""Exported ONNX models give the torch model's outputs; shipped models verify against their sha256 and carry labels."""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+
+def test_shipped_models_match_their_sha256_and_carry_labels() -> None:
+    from detectors.ml import model_bytes, session
+
+    folder = resources.files("detectors.ml").joinpath("models")
+    total = 0
+    for name, labels in (
+        ("audio_artifacts", ("none", "hum", "hiss", "distortion", "clicks")),
+        ("block_corruption", ("clean", "corrupted")),
+    ):
+        data = model_bytes(name)
+        total += len(data)
+        assert folder.joinpath(f"{name}.sha256").read_text().split()[0] == hashlib.sha256(data).hexdigest()
+        assert session(name).labels == labels
+    assert total < 20 * 1024 * 1024
+
+
+def test_corrupted_model_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from detectors import ml
+
+    (tmp_path / "m.onnx").write_bytes(b"not a model")
+    (tmp_path / "m.sha256").write_text("0" * 64 + "  m.onnx\n")
+    monkeypatch.setattr(ml, "_models", lambda: tmp_path)
+    with pytest.raises(ml.ModelError, match="does not match"):
+        ml.model_bytes("m")
+    with pytest.raises(ml.ModelError, match="not found"):
+        ml.model_bytes("absent")
+
+
+@pytest.mark.parametrize("which", ["audio", "video"])
+def test_onnx_export_equals_torch(which: str, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from detectors.training.export import export_onnx, max_abs_diff_vs_onnx
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    if which == "audio":
+        from detectors.ml.features import N_FRAMES, N_MELS
+        from detectors.training.audio_train import AudioArtifactExport, AudioArtifactNet
+
+        model = AudioArtifactExport(AudioArtifactNet()).eval()
+        x = rng.uniform(-3, 0, (3, 1, N_MELS, N_FRAMES)).astype(np.float32)
+        outs, dyn = ["probs"], {"input": {0: "n"}, "probs": {0: "n"}}
+    else:
+        from detectors.training.video_train import CorruptionNet
+
+        model = CorruptionNet().eval()
+        x = rng.uniform(-1, 1, (2, 3, 96, 160)).astype(np.float32)
+        outs = ["map", "area_ratio", "decision"]
+        dyn = {"input": {0: "n", 2: "h", 3: "w"}, "map": {0: "n", 2: "mh", 3: "mw"}, "area_ratio": {0: "n"}, "decision": {0: "n"}}
+    # BatchNorm statistics away from identity so that folding is exercised
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+    path, digest = export_onnx(model, torch.from_numpy(x[:1]), "t", outs, {"labels": ["a"]}, dyn, out_dir=tmp_path)
+    assert (tmp_path / "t.sha256").read_text().startswith(digest)
+    assert max_abs_diff_vs_onnx(model, path, x) < 1e-4
+
+
+def test_shipped_audio_model_equals_trained_torch_weights_when_available() -> None:
+    torch = pytest.importorskip("torch")
+    weights = Path("reports/training/audio_artifacts.pt")
+    if not weights.exists():
+        pytest.skip("no trained torch weights here (run python -m detectors.training train-audio)")
+    from detectors.ml import session
+    from detectors.ml.features import N_FRAMES, N_MELS
+    from detectors.training.audio_train import AudioArtifactExport, AudioArtifactNet
+
+    net = AudioArtifactNet()
+    net.load_state_dict(torch.load(weights))
+    x = np.random.default_rng(1).uniform(-3, 0, (4, 1, N_MELS, N_FRAMES)).astype(np.float32)
+    with torch.no_grad():
+        ref = AudioArtifactExport(net).eval()(torch.from_numpy(x)).numpy()
+    got = session("audio_artifacts").run(x)[0]
+    if np.abs(ref - got).max() > 1e-4:
+        pytest.skip("the weights in reports/ are from another training run than the shipped model")
+    assert np.abs(ref - got).max() < 1e-4

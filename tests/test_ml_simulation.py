@@ -1,0 +1,116 @@
+"""Defect simulation: every simulated audio/video defect is what its label says (measured on the result)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detectors.ml.features import AUDIO_RATE_HZ as SR
+from detectors.training.audio_sim import CLASSES, add_clicks, add_distortion, add_hiss, add_hum, apply_defect
+from detectors.training.video_sim import CELL_DIFF_LEVELS, cell_map, corrupt_bitstream, corrupted_cells, simulate_corruption
+
+
+def programme(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(SR) / SR
+    x = 0.3 * np.sin(2 * np.pi * 440 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)) + 0.05 * rng.standard_normal(SR)
+    return x.astype(np.float32)
+
+
+def level_db(x: np.ndarray) -> float:
+    return float(20 * np.log10(np.sqrt(np.mean(np.asarray(x, np.float64) ** 2))))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_hum_is_mains_harmonics_at_the_claimed_level(seed: int) -> None:
+    x = programme(seed)
+    rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
+    y, d = add_hum(x, np.random.default_rng(seed), rms)
+    assert d.kind == "hum" and d.label == CLASSES.index("hum")
+    hum = y.astype(np.float64) - x
+    assert level_db(hum) - 20 * np.log10(rms) == pytest.approx(d.params["ratio_db"], abs=0.2)
+    spec = np.abs(np.fft.rfft(hum * np.hanning(hum.size)))
+    peak_hz = float(np.argmax(spec))  # 1 Hz bins
+    f0 = d.params["f0_hz"]
+    assert min(abs(peak_hz - k * f0) for k in range(1, d.params["harmonics"] + 1)) <= 2.0
+    assert d.params["mains_hz"] in (50.0, 60.0)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_hiss_is_broadband_noise_at_the_claimed_level(seed: int) -> None:
+    x = programme(seed)
+    rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
+    y, d = add_hiss(x, np.random.default_rng(seed), rms)
+    noise = y.astype(np.float64) - x
+    assert level_db(noise) - 20 * np.log10(rms) == pytest.approx(d.params["ratio_db"], abs=0.2)
+    spec = np.abs(np.fft.rfft(noise)) ** 2
+    bands = [spec[a:b].sum() for a, b in ((100, 1000), (1000, 4000), (4000, 7900))]
+    assert sum(b > 1e-4 * sum(bands) for b in bands) >= 2  # energy spread over the band, not a tone
+
+
+@pytest.mark.parametrize("seed", range(9))
+def test_distortion_keeps_loudness_and_does_what_it_says(seed: int) -> None:
+    x = programme(seed)
+    y, d = add_distortion(x, np.random.default_rng(seed), 0.2)
+    assert level_db(y) == pytest.approx(level_db(x), abs=0.1)  # loudness does not give it away
+    err = y.astype(np.float64) / np.sqrt(np.mean(y.astype(np.float64) ** 2)) - x / np.sqrt(np.mean(x.astype(np.float64) ** 2))
+    assert np.sqrt(np.mean(err**2)) > 0.01
+    if d.params["type"] == "hard_clip":
+        top = np.abs(y).max()
+        assert np.mean(np.abs(y) >= top * 0.9999) >= 0.5 * d.params["clipped_fraction"] * 0.5
+    elif d.params["type"] == "bitcrush":
+        assert np.unique(np.round(y, 6)).size <= 2 ** d.params["bits"] + 1
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_clicks_are_where_the_label_says(seed: int) -> None:
+    x = programme(seed)
+    y, d = add_clicks(x, np.random.default_rng(seed), 0.2, 0.5)
+    diff = np.abs(y.astype(np.float64) - x)
+    changed = np.flatnonzero(diff > 1e-6)
+    pos = np.asarray(d.params["positions"])
+    assert len(pos) >= 1
+    # every changed sample lies within 5 ms after a claimed position, and every position changed something
+    assert all(((c - pos >= 0) & (c - pos < 0.006 * SR)).any() for c in changed)
+    assert all(diff[p : p + 81].max() > 0.01 for p in pos)
+
+
+def test_apply_defect_none_is_identity_and_unknown_is_rejected() -> None:
+    x = programme()
+    y, d = apply_defect("none", x, np.random.default_rng(0), 0.2, 0.5)
+    assert d.kind == "none" and np.array_equal(y, x)
+    with pytest.raises(ValueError, match="unknown audio defect"):
+        apply_defect("crackle", x, np.random.default_rng(0), 0.2, 0.5)
+
+
+def moving_frames(n: int, w: int = 320, h: int = 192) -> list[np.ndarray]:
+    yy, xx = np.mgrid[0:h, 0:w]
+    return [
+        np.stack([(xx * 2 + 5 * i) % 256, (yy * 3 + 2 * i) % 256, ((xx + yy) + 7 * i) % 256], -1).astype(np.uint8)
+        for i in range(n)
+    ]
+
+
+def test_simulated_video_corruption_mask_matches_the_change() -> None:
+    rng = np.random.default_rng(3)
+    frames = moving_frames(2)
+    for _ in range(5):
+        bad, mask, params = simulate_corruption(frames[1], frames[0], rng, mb_px=16)
+        changed = np.abs(bad.astype(np.int16) - frames[1]).max(axis=2) > 0
+        assert mask.any() and not (changed & ~mask).any()  # nothing changed outside the claimed area
+        assert set(params["kinds"]) <= {"displaced", "flat", "smear", "mc_garbage"}
+
+
+def test_bitstream_corruption_labels_compare_with_the_clean_decode() -> None:
+    frames = moving_frames(24)
+    clean = corrupt_bitstream(frames, np.random.default_rng(0), "t", 320, 192, crf=23, gop=12, bframes=0, bursts=0)
+    assert len(clean) == 24 and all(f.kind == "clean" and not f.cells.any() for f in clean)
+    bad = corrupt_bitstream(frames, np.random.default_rng(1), "t", 320, 192, crf=23, gop=12, bframes=0, bursts=4)
+    assert any(f.area_ratio > 0 for f in bad)
+    by_index = {i: f for i, f in enumerate(clean)}
+    f = max(bad, key=lambda f: f.area_ratio)
+    # recompute a corrupted cell's label from the pixels
+    assert f.cells.shape == (12, 20)
+    assert corrupted_cells(f.i420[:192], f.i420[:192]).sum() == 0
+    assert by_index[0].area_ratio == 0.0
+    assert cell_map(np.full((192, 320), CELL_DIFF_LEVELS + 1)).min() > CELL_DIFF_LEVELS
