@@ -72,7 +72,7 @@ def _avqa_labels(request: pytest.FixtureRequest) -> None:
     if state.device_config is None:
         return
     session = request.getfixturevalue("device")
-    if session.capture is not None:
+    if isinstance(session, DeviceSession) and session.capture is not None:  # (a test may shadow `device`)
         request.node.stash[TEST_START_KEY] = session.capture.now_s()
     allure.dynamic.parameter("device", state.device_config.name)
     allure.dynamic.label("device", state.device_config.name)

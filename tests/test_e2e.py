@@ -288,3 +288,11 @@ def test_detector_thresholds_from_device_yaml_and_marker(tmp_path: Path) -> None
     assert re.search(r"2 passed, 1 error", done.stdout), done.stdout
     assert "test_overrides.py::test_bad_marker_is_a_configuration_error: detector_params(freeze=...): " \
            "detector 'freeze': unknown parameter(s) min_duration" in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("device_file", ["sim-lirc", "sim-itach"])
+def test_scenarios_pass_with_keys_over_lirc_and_itach(device_file: str, tmp_path: Path) -> None:
+    run = run_scenarios(tmp_path / "reports", device_file)
+    assert run.ret == 0 and run.outcomes() == {"passed": 4}, run.output
+    boot = allure_results(run.reports)["test_power_on_reaches_home"]
+    assert boot["status"] == "passed" and len(steps(boot)) == 2
