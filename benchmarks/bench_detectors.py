@@ -18,7 +18,8 @@ What is measured, in one run:
 * **Audio**: 20 s of synthetic stereo programme audio at 48 kHz (tones, noise bursts, a
   silent gap) cut into 1024-sample chunks; the full audio suite against FFmpeg's
   ``silencedetect,ebur128=peak=true`` (and each counterpart alone). Audio throughput is
-  given as chunks/s and as times real time.
+  given as chunks/s and as times real time. Detectors that buffer chunks and analyse them in
+  blocks (silence, loudness) do that work in ``feed`` and ``flush``, and both are timed.
 
 Cores: "1 core" runs in this process pinned to one CPU (``os.sched_setaffinity``) with
 OpenCV limited to one thread. "2 cores" runs two forked worker *processes*, each pinned to

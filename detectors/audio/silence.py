@@ -3,7 +3,16 @@
 Like FFmpeg's silencedetect: a sample instant is silent when the magnitude of every channel
 is below ``threshold_db`` (dBFS); a run of silent samples lasting at least
 ``min_duration_s`` is reported from its first silent sample to the first loud one. Runs may
-span any number of chunks. Everything is vectorised over the chunk's samples.
+span any number of chunks.
+
+Speed: chunks are short (1024 samples of AAC, about 21 ms), so the per-call overhead of
+numpy would dominate if each chunk were analysed alone. Contiguous chunks are buffered and
+analysed together, vectorised, in blocks of at least :attr:`SilenceDetector.block_s`
+(100 ms); every edge is still located to the sample and timed on the clock of the chunk it
+falls in, so the events are the same as chunk by chunk. A silence is therefore returned by
+the ``feed`` of the block in which it ends (at most ``block_s`` after its end), and
+:meth:`SilenceDetector.flush` analyses whatever is buffered. Buffered chunks are held, not
+copied: their samples must not be modified after ``feed`` (chunks are immutable).
 """
 
 from __future__ import annotations
@@ -19,6 +28,10 @@ from detectors.media import AudioChunk, Event, Frame, Medium
 
 log = logging.getLogger(__name__)
 
+# Views that make "every channel of a sample instant is silent" one comparison: the per-channel
+# flags (one byte each) of an instant read as one integer equal to all-ones bytes.
+_ALL_SILENT = {2: (np.int16, 0x0101), 4: (np.int32, 0x01010101), 8: (np.int64, 0x0101010101010101)}
+
 
 def _db(amplitude: float) -> float:
     return 20.0 * math.log10(amplitude) if amplitude > 0 else -math.inf
@@ -27,14 +40,16 @@ def _db(amplitude: float) -> float:
 class SilenceDetector:
     """Report silent stretches lasting at least ``min_duration_s``.
 
-    Per-chunk metric: :attr:`last_metric` is the peak level of the last chunk in dBFS
-    (``-inf`` for digital silence); :meth:`metrics` gives the record, kept apart from the
-    decision.
+    Per-chunk metric: :attr:`last_metric` is the peak level of the last chunk fed in dBFS
+    (``-inf`` for digital silence); :meth:`metrics` gives the record (with the ratio of
+    silent sample instants), kept apart from the decision. Both are computed only when read,
+    from the last chunk, so they cost nothing when nobody reads them.
     """
 
     name: ClassVar[str] = "silence"
     medium: ClassVar[Medium] = "audio"
     metric_names: ClassVar[tuple[str, ...]] = ("start_sample", "pts_s", "peak_db", "silent_ratio")
+    block_s: ClassVar[float] = 0.1  # shortest stretch of buffered audio analysed at once, in seconds
 
     @dataclass(frozen=True)
     class Params:
@@ -69,22 +84,43 @@ class SilenceDetector:
         self._run_peak = 0.0
         self._end_s = 0.0
         self._next_sample: int | None = None
-        self.last_metric: float | None = None
-        self._last_silent_ratio: float | None = None
+        # Buffered contiguous chunks not analysed yet: sample arrays, chunk offsets and pts.
+        self._parts: list[np.ndarray] = []
+        self._offsets: list[int] = []
+        self._pts: list[float] = []
+        self._buffered = 0
+        self._block = 0  # samples per analysed block (from the first chunk's rate)
+        self._rate = 0
+        self._channels = 0
+        self._last_chunk: AudioChunk | None = None  # the last non-empty chunk (metrics)
         self._last_start_sample = -1
         self._last_pts_s = 0.0
 
+    # ------------------------------------------------------------------ metrics (computed when read)
+
+    @property
+    def last_metric(self) -> float | None:
+        """Peak level of the last chunk fed, in dBFS (-inf for digital silence); None before any."""
+        chunk = self._last_chunk
+        return None if chunk is None else _db(float(np.abs(chunk.samples).max()))
+
     def metrics(self) -> dict[str, float | int | None]:
         """Return the metric record of the last chunk fed (see :attr:`metric_names`)."""
+        chunk = self._last_chunk
+        ratio = None
+        if chunk is not None:
+            ratio = float(np.count_nonzero(self._silent(chunk.samples))) / chunk.samples.shape[0]
         return {
             "start_sample": self._last_start_sample,
             "pts_s": self._last_pts_s,
             "peak_db": self.last_metric,
-            "silent_ratio": self._last_silent_ratio,
+            "silent_ratio": ratio,
         }
 
+    # ------------------------------------------------------------------ streaming
+
     def feed(self, item: Frame | AudioChunk) -> list[Event]:
-        """Analyse the next audio chunk; return the silences that ended inside it."""
+        """Take the next audio chunk; return the silences that ended in the audio analysed now."""
         if not isinstance(item, AudioChunk):
             raise TypeError(f"silence: expected an AudioChunk, got {type(item).__name__}")
         samples = item.samples
@@ -92,62 +128,107 @@ class SilenceDetector:
         self._last_start_sample, self._last_pts_s = item.start_sample, item.pts_s
         if n == 0:
             return []
+        self._last_chunk = item
+        events: list[Event] = []
         rate = item.sample_rate_hz
-        if self._next_sample is not None and item.start_sample != self._next_sample:
-            log.debug("silence: %d samples missing before sample %d", item.start_sample - self._next_sample, item.start_sample)
+        if item.start_sample != self._next_sample or rate != self._rate or samples.shape[1] != self._channels:
+            # not contiguous with the buffered audio: analyse that first, start a new block
+            if self._parts:
+                events = self._analyse()
+            if self._next_sample is not None and item.start_sample != self._next_sample:
+                log.debug(
+                    "silence: %d samples missing before sample %d", item.start_sample - self._next_sample, item.start_sample
+                )
+            self._rate, self._channels = rate, samples.shape[1]
+            self._block = max(1, int(rate * self.block_s))
         self._next_sample = item.start_sample + n
         self._end_s = item.pts_s + n / rate
-
-        amp = np.abs(samples).max(axis=1) if samples.shape[1] > 1 else np.abs(samples[:, 0])
-        silent = amp < self._threshold
-        self.last_metric = _db(float(amp.max()))
-        self._last_silent_ratio = float(np.count_nonzero(silent)) / n
-
-        # Edges: a run starts where silent follows loud and ends where loud follows silent.
-        before = np.empty(n, dtype=bool)
-        before[0] = self._run_sample is not None
-        before[1:] = silent[:-1]
-        starts = np.flatnonzero(silent & ~before)
-        ends = np.flatnonzero(~silent & before)
-
-        events: list[Event] = []
-        min_samples = self.params.min_duration_s * rate - 1e-6
-        e_iter = 0
-        if self._run_sample is not None:
-            if ends.size:  # the open run ends in this chunk
-                end = int(ends[0])
-                e_iter = 1
-                peak = max(self._run_peak, float(amp[:end].max()) if end else 0.0)
-                if item.start_sample + end - self._run_sample >= min_samples:
-                    events.append(self._event(self._run_start_s, item.pts_s + end / rate, peak))
-                self._run_sample = None
-            else:  # the whole chunk continues it
-                self._run_peak = max(self._run_peak, float(amp.max()))
-                return events
-        run_ends = ends[e_iter:]
-        closed = min(starts.size, run_ends.size)
-        if closed:
-            lengths = run_ends[:closed] - starts[:closed]
-            for k in np.flatnonzero(lengths >= min_samples):
-                a, b = int(starts[k]), int(run_ends[k])
-                events.append(self._event(item.pts_s + a / rate, item.pts_s + b / rate, float(amp[a:b].max())))
-        if starts.size > closed:  # a run opens and is still open at the end of the chunk
-            a = int(starts[-1])
-            self._run_sample = item.start_sample + a
-            self._run_start_s = item.pts_s + a / rate
-            self._run_peak = float(amp[a:].max())
+        self._offsets.append(self._buffered)
+        self._pts.append(item.pts_s)
+        self._parts.append(samples)
+        self._buffered += n
+        if self._buffered >= self._block:
+            events += self._analyse()
         return events
 
     def flush(self) -> list[Event]:
-        """Close a silence still open at the end of the stream (it ends with the last sample)."""
+        """Analyse the buffered audio; close a silence still open at the end of the stream (it ends with the last sample)."""
+        events = self._analyse() if self._parts else []
         if self._run_sample is None or self._next_sample is None:
-            return []
-        events: list[Event] = []
+            return events
         duration_s = self._end_s - self._run_start_s
         if duration_s >= self.params.min_duration_s - 1e-6:
             events.append(self._event(self._run_start_s, self._end_s, self._run_peak))
         self._run_sample = None
         return events
+
+    def _silent(self, x: np.ndarray) -> np.ndarray:
+        """Return, per sample instant of ``x`` (n, channels), whether every channel is below the threshold."""
+        below = np.abs(x) < self._threshold
+        channels = below.shape[1]
+        if channels == 1:
+            return below[:, 0]
+        view = _ALL_SILENT.get(channels)
+        if view is None:
+            return below.all(axis=1)
+        return below.view(view[0])[:, 0] == view[1]
+
+    def _time(self, pos: int) -> float:
+        """Return the capture time of buffered sample ``pos`` (on the clock of the chunk holding it)."""
+        offsets = self._offsets
+        k = len(offsets) - 1
+        while offsets[k] > pos:  # events are rare: a short backwards scan
+            k -= 1
+        return self._pts[k] + (pos - offsets[k]) / self._rate
+
+    def _analyse(self) -> list[Event]:
+        """Analyse the buffered chunks as one block; return the silences that ended in it."""
+        parts = self._parts
+        x = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        first = self._next_sample - self._buffered  # type: ignore[operator]
+        n = x.shape[0]
+        events: list[Event] = []
+        silent = self._silent(x)
+        was_open = self._run_sample is not None
+        # Edges: a run starts where silent follows loud and ends where loud follows silent.
+        edges = np.flatnonzero(silent[1:] != silent[:-1]) + 1
+        if silent[0] != was_open:
+            edges = np.concatenate(([0], edges))
+        if edges.size == 0:  # nothing starts or ends here
+            if was_open:
+                self._run_peak = max(self._run_peak, float(np.abs(x).max()))
+            self._reset()
+            return events
+        rate = self._rate
+        min_samples = self.params.min_duration_s * rate - 1e-6
+        e_iter = 0
+        if was_open:  # the open run ends at the first edge
+            end = int(edges[0])
+            e_iter = 1
+            peak = max(self._run_peak, float(np.abs(x[:end]).max()) if end else 0.0)
+            if first + end - self._run_sample >= min_samples:  # type: ignore[operator]
+                events.append(self._event(self._run_start_s, self._time(end), peak))
+            self._run_sample = None
+        starts = edges[e_iter::2]
+        run_ends = edges[e_iter + 1 :: 2]
+        closed = run_ends.size
+        if closed:
+            for k in np.flatnonzero(run_ends - starts[:closed] >= min_samples):
+                a, b = int(starts[k]), int(run_ends[k])
+                events.append(self._event(self._time(a), self._time(b), float(np.abs(x[a:b]).max())))
+        if starts.size > closed:  # a run opens and is still open at the end of the block
+            a = int(starts[-1])
+            self._run_sample = first + a
+            self._run_start_s = self._time(a)
+            self._run_peak = float(np.abs(x[a:]).max()) if a < n else 0.0
+        self._reset()
+        return events
+
+    def _reset(self) -> None:
+        self._parts = []
+        self._offsets = []
+        self._pts = []
+        self._buffered = 0
 
     def _event(self, start_s: float, end_s: float, peak: float) -> Event:
         score = max(0.0, 1.0 - peak / float(self._threshold))

@@ -12,7 +12,16 @@ import numpy as np
 
 from detectors.media import Event, Frame, Region
 
-__all__ = ["FrameClock", "Run", "RunTracker", "downscaled_luma", "region_of", "sparse_downscaled_luma"]
+__all__ = [
+    "FrameClock",
+    "Run",
+    "RunTracker",
+    "cached_downscaled_luma",
+    "downscaled_luma",
+    "region_of",
+    "share_downscaled_luma",
+    "sparse_downscaled_luma",
+]
 
 
 class FrameClock:
@@ -95,13 +104,51 @@ def downscaled_luma(frame: Frame, factor: int = 4) -> np.ndarray:
         return plane
     if factor & (factor - 1) == 0:
         src_factor = factor // 2
-        src = frame.luma if src_factor == 1 else downscaled_luma(frame, src_factor)
+        if src_factor == 1:
+            src = frame.luma
+            # OpenCV's 2x area average reads two rows at a time, which the hardware prefetcher
+            # follows badly: on a picture not in the CPU caches (1080p, AMD EPYC) it takes about
+            # 300 us, against about 70 us for one sequential pass that brings it into the cache
+            # and 66 us for the average then. In cache, the pass costs about 20 us.
+            cv2.sumElems(src)
+        else:
+            src = downscaled_luma(frame, src_factor)
         plane = _halve(src)
     else:
         h, w = frame.height, frame.width
         plane = cv2.resize(frame.luma, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
     planes[factor] = plane
     return plane
+
+
+def cached_downscaled_luma(frame: Frame, factor: int = 4) -> np.ndarray | None:
+    """Return the frame's luma averaged over ``factor`` x ``factor`` blocks if it is already computed, else None."""
+    entry = _cache.get(id(frame))
+    if entry is None or entry[0] is not frame:
+        return None
+    return entry[1].get(factor)
+
+
+def share_downscaled_luma(frame: Frame, twin: Frame) -> None:
+    """Record that ``frame`` has exactly the luma of ``twin``: both then share their downscaled planes.
+
+    A plane computed (or already cached) for either serves both, so a run of repeated
+    pictures is downscaled once whichever detector asks first. The caller guarantees the
+    pixels are identical (see ``np.array_equal``); nothing is checked here.
+    """
+    with _cache_lock:
+        twin_entry = _cache.get(id(twin))
+        if twin_entry is None or twin_entry[0] is not twin:
+            twin_entry = (twin, {})
+            _cache[id(twin)] = twin_entry
+        entry = _cache.get(id(frame))
+        planes = twin_entry[1]
+        if entry is not None and entry[0] is frame:
+            planes.update(entry[1])  # keep what was computed for frame already
+        _cache.pop(id(frame), None)  # re-inserted as the newest entry
+        _cache[id(frame)] = (frame, planes)
+        while len(_cache) > _CACHE_FRAMES:
+            del _cache[next(iter(_cache))]
 
 
 def sparse_downscaled_luma(frame: Frame, factor: int = 4, every: int = 4) -> np.ndarray:

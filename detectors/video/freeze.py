@@ -23,7 +23,13 @@ import cv2
 import numpy as np
 
 from detectors.media import AudioChunk, Event, Frame, Medium, Region
-from detectors.video import FrameClock, downscaled_luma, sparse_downscaled_luma
+from detectors.video import (
+    FrameClock,
+    cached_downscaled_luma,
+    downscaled_luma,
+    share_downscaled_luma,
+    sparse_downscaled_luma,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +43,15 @@ def _is_black(small_luma: np.ndarray) -> bool:
     return cv2.countNonZero(cv2.compare(small_luma, _BLACK_LUMA, cv2.CMP_LE)) >= _BLACK_RATIO * small_luma.size
 
 
+def _identical(luma: np.ndarray, other: np.ndarray) -> bool:
+    """Return whether two luma planes are bit-identical (every 64th row first: most pairs differ there)."""
+    if luma.shape != other.shape:
+        return False
+    if cv2.norm(luma[::64], other[::64], cv2.NORM_INF) != 0:
+        return False
+    return cv2.norm(luma, other, cv2.NORM_INF) == 0
+
+
 class FreezeDetector:
     """Report runs of unchanged pictures lasting at least ``min_duration_s``.
 
@@ -45,6 +60,11 @@ class FreezeDetector:
     of changed blocks. Both are kept apart from the frozen/not-frozen decision. For a frame
     proven changed on every 4th row of blocks (see :meth:`_quick_change`) they are measured
     over those rows.
+
+    Speed: a picture bit-identical to the previous one (a still picture from a decoder or a
+    lossless capture repeats its pixels exactly) gets the previous one's result without any
+    downscale; inside a freeze, the next picture is tried that way first, then with the quick
+    change test, and only then with the full comparison.
     """
 
     name: ClassVar[str] = "freeze"
@@ -118,6 +138,7 @@ class FreezeDetector:
         self._keep: np.ndarray | None = None
         self._part: tuple[Frame, np.ndarray] | None = None  # sparse plane of the last frame tried
         self._ref_part: tuple[Frame, np.ndarray] | None = None
+        self._last_result = (0.0, 0.0)  # (mean, changed ratio) of the last frame against the reference
 
     def downscaled(self, frame: Frame) -> np.ndarray:
         """Return the analysed luma averaged over ``downscale_px`` square blocks (uint8)."""
@@ -177,12 +198,24 @@ class FreezeDetector:
         self._last_index, self._last_pts_s = item.index, item.pts_s
         events: list[Event] = []
         small: np.ndarray | None = None
-        if self._ref is None:
+        if self._ref is None or self._last is None:
             mean, changed, frozen = 0.0, 0.0, False
         else:
-            # inside a freeze the next frame is most likely frozen too: go straight to the full test
-            quick = None if self._last_frozen else self._quick_change(item)
-            if quick is not None:
+            # Inside a freeze the next frame is most likely frozen too, often with the very same
+            # pixels: try that first. Otherwise (programme) the quick change test decides most
+            # frames. When another detector already downscaled the frame, comparing is cheapest.
+            ready = self.params.region is None and cached_downscaled_luma(item, self.params.downscale_px) is not None
+            inside = bool(self._last_frozen)
+            same, quick = False, None
+            if inside and not ready:
+                same = self._same_as_last(item)
+            if not same and not (inside and ready):
+                quick = self._quick_change(item)
+                if quick is None and not inside and not ready:
+                    same = self._same_as_last(item)
+            if same:  # same pixels as the last frame: same comparison with the reference
+                (mean, changed), frozen = self._last_result, True
+            elif quick is not None:
                 (mean, changed), frozen = quick, False
             else:
                 small = self.downscaled(item)
@@ -194,7 +227,9 @@ class FreezeDetector:
         if frozen:
             self._last = item
             self._max_diff = max(self._max_diff, mean)
+            self._last_result = (mean, changed)
         else:
+            self._last_result = (0.0, 0.0)
             events.extend(self._close(item.pts_s))
             if small is None and not self._sparse_ok(item):
                 small = self.downscaled(item)
@@ -204,6 +239,14 @@ class FreezeDetector:
             self._ref, self._ref_small, self._last, self._max_diff = item, small, item, 0.0
             self._ref_part = self._part if self._part is not None and self._part[0] is item else None
         return events
+
+    def _same_as_last(self, frame: Frame) -> bool:
+        """Return whether ``frame`` has exactly the last frame's luma (then it also shares its downscaled planes)."""
+        last = self._last
+        if last is None or not _identical(frame.luma, last.luma):
+            return False
+        share_downscaled_luma(frame, last)
+        return True
 
     def _sparse_ok(self, frame: Frame) -> bool:
         k = self.params.downscale_px
@@ -244,6 +287,7 @@ class FreezeDetector:
         events = self._close(self._clock.end_s())
         self._ref = self._ref_small = self._last = None
         self._part = self._ref_part = None
+        self._last_result = (0.0, 0.0)
         return events
 
     def _close(self, end_s: float) -> list[Event]:
@@ -252,8 +296,11 @@ class FreezeDetector:
             return []
         if end_s - ref.pts_s < self.params.min_duration_s - 1e-6:
             return []
-        if self.params.ignore_black and self._ref_small is not None and _is_black(self._ref_small):
-            return []
+        if self.params.ignore_black:
+            if self._ref_small is None:  # a run of identical pictures compares no planes
+                self._ref_small = self.downscaled(ref)
+            if _is_black(self._ref_small):
+                return []
         score = max(0.0, 1.0 - self._max_diff / self.params.max_mean_diff_levels)
         event = Event(
             detector=self.name,
