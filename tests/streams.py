@@ -7,12 +7,17 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import av
 import numpy as np
+
+from detectors.media import AudioChunk, Frame
+from harness.capture.capture import Capture
+from harness.capture.ring import Cursor
+from harness.errors import CaptureError
 
 BITS = 10  # frame number as a bar code of 10 blocks across the top of the picture
 
@@ -267,3 +272,33 @@ class RestartableTcpServer:
 
     def close(self) -> None:
         self.kill()
+
+
+def collect(capture: Capture, last_index: int) -> tuple[list[Frame], list[AudioChunk]]:
+    """Frames until the one carrying ``last_index`` (or the stream's end), then the audio held."""
+    cursor = capture.video_cursor(from_latest=False)
+    frames: list[Frame] = []
+    try:
+        while not frames or read_index(frames[-1].luma) < last_index:
+            frames.append(capture.next_frame(cursor))
+    except CaptureError:
+        pass
+    audio_cursor: Cursor[AudioChunk] = capture.audio_cursor_at(-1.0)
+    chunks = []
+    while (chunk := audio_cursor.next(0.3)) is not None:
+        chunks.append(chunk)
+    return frames, chunks
+
+
+def beep_onsets(chunks: list[AudioChunk]) -> Iterator[float]:
+    """Capture-clock times where the audio goes from silence to sound."""
+    samples = np.concatenate([c.samples[:, 0] for c in chunks])
+    rate = chunks[0].sample_rate_hz
+    loud = np.abs(samples) > 0.05
+    t0 = chunks[0].pts_s
+    quiet_for = rate  # samples of silence before an onset counts
+    last_loud = -quiet_for
+    for i in np.flatnonzero(loud):
+        if i - last_loud > rate // 20:
+            yield t0 + i / rate
+        last_loud = i

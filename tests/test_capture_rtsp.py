@@ -11,17 +11,15 @@ from __future__ import annotations
 import itertools
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
-from detectors.media import AudioChunk, Frame
 from harness.capture.capture import Capture
-from harness.capture.ring import Cursor
 from harness.errors import CaptureError, NoSignalError
 from tests.fakes.rtsp_server import FakeRtspServer
-from tests.streams import encode_ts, read_index
+from tests.streams import beep_onsets, collect, encode_ts, read_index
 
 FPS = 30
 FRAMES = 60
@@ -31,33 +29,6 @@ BEEPS = (20, 45)
 @pytest.fixture(scope="module")
 def clip() -> bytes:
     return encode_ts(frames=FRAMES, fps=FPS, beeps_at=BEEPS)
-
-
-def _collect(capture: Capture) -> tuple[list[Frame], list[AudioChunk]]:
-    """Frames until the last one (or the stream's end), then all the audio held."""
-    cursor = capture.video_cursor(from_latest=False)
-    frames: list[Frame] = []
-    try:
-        while not frames or read_index(frames[-1].luma) < FRAMES - 1:
-            frames.append(capture.next_frame(cursor))
-    except CaptureError:
-        pass
-    audio_cursor: Cursor[AudioChunk] = capture.audio_cursor_at(-1.0)
-    chunks = []
-    while (chunk := audio_cursor.next(0.3)) is not None:
-        chunks.append(chunk)
-    return frames, chunks
-
-
-def _beep_onsets(chunks: list[AudioChunk]) -> Iterator[float]:
-    """Capture-clock times where the audio goes from silence (> 50 ms) to sound."""
-    samples = np.concatenate([c.samples[:, 0] for c in chunks])
-    rate = chunks[0].sample_rate_hz
-    last_loud = -rate
-    for i in np.flatnonzero(np.abs(samples) > 0.05):
-        if i - last_loud > rate // 20:
-            yield chunks[0].pts_s + i / rate
-        last_loud = i
 
 
 def _wait_for(predicate: Callable[[], bool], timeout_s: float = 2.0) -> bool:
@@ -75,7 +46,7 @@ def test_rtsp_stream_arrives_complete_in_order_and_aligned(transport: str, clip:
     server = FakeRtspServer(clip, duration_s=FRAMES / FPS, udp=transport == "udp")
     capture = Capture(server.uri, buffer_s=10, no_signal_s=1.5, open_timeout_s=5).start()
     try:
-        frames, chunks = _collect(capture)
+        frames, chunks = collect(capture, FRAMES - 1)
         stats = capture.stats()
     finally:
         capture.close()
@@ -109,7 +80,7 @@ def test_rtsp_stream_arrives_complete_in_order_and_aligned(transport: str, clip:
     for a, b in itertools.pairwise(chunks):
         assert b.pts_s == pytest.approx(a.pts_s + a.duration_s, abs=1e-3)
     assert sum(c.duration_s for c in chunks) == pytest.approx(FRAMES / FPS, abs=0.1)
-    onsets = list(_beep_onsets(chunks))
+    onsets = list(beep_onsets(chunks))
     assert len(onsets) == len(BEEPS), onsets
     for beep, onset in zip(BEEPS, onsets):
         picture_s = times[indexes.index(beep)]

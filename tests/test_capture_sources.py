@@ -8,17 +8,15 @@ the truth.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 
-from detectors.media import AudioChunk, Frame
 from harness.capture.capture import Capture
-from harness.capture.ring import Cursor
 from harness.errors import CaptureError
-from tests.streams import HttpStreamServer, TcpStreamServer, UdpStreamSender, encode_ts, read_index
+from tests.streams import HttpStreamServer, TcpStreamServer, UdpStreamSender, beep_onsets, collect, encode_ts, read_index
 
 FPS = 30
 FRAMES = 90
@@ -49,34 +47,6 @@ def _http(data: bytes) -> Any:
 SERVERS: dict[str, Callable[[bytes], Any]] = {"tcp": _tcp, "udp": _udp, "rtp": _rtp, "http": _http}
 
 
-def collect(capture: Capture, last_index: int) -> tuple[list[Frame], list[AudioChunk]]:
-    """Frames until the one carrying ``last_index`` (or the stream's end), then the audio held."""
-    cursor = capture.video_cursor(from_latest=False)
-    frames: list[Frame] = []
-    try:
-        while not frames or read_index(frames[-1].luma) < last_index:
-            frames.append(capture.next_frame(cursor))
-    except CaptureError:
-        pass
-    audio_cursor: Cursor[AudioChunk] = capture.audio_cursor_at(-1.0)
-    chunks = []
-    while (chunk := audio_cursor.next(0.3)) is not None:
-        chunks.append(chunk)
-    return frames, chunks
-
-
-def beep_onsets(chunks: list[AudioChunk]) -> Iterator[float]:
-    """Capture-clock times where the audio goes from silence to sound."""
-    samples = np.concatenate([c.samples[:, 0] for c in chunks])
-    rate = chunks[0].sample_rate_hz
-    loud = np.abs(samples) > 0.05
-    t0 = chunks[0].pts_s
-    quiet_for = rate  # samples of silence before an onset counts
-    last_loud = -quiet_for
-    for i in np.flatnonzero(loud):
-        if i - last_loud > rate // 20:
-            yield t0 + i / rate
-        last_loud = i
 
 
 @pytest.mark.parametrize("scheme", list(SERVERS))
