@@ -77,6 +77,26 @@ def _pull_all(graph: Any) -> list[Any]:
             return out
 
 
+def _run_chain(graph: Any, source: Any, sink_name: str, frames: Sequence[Any], filters: str) -> list[Any]:
+    """Link ``source`` -> each filter of the chain ``filters`` -> ``sink_name``, push ``frames`` and drain."""
+    last = source
+    for spec in filters.split(","):
+        name, _, args = spec.partition("=")
+        node = graph.add(name, args) if args else graph.add(name)
+        last.link_to(node)
+        last = node
+    sink = graph.add(sink_name)
+    last.link_to(sink)
+    graph.configure()
+    out: list[Any] = []
+    for frame in frames:
+        graph.push(frame)
+        out.extend(_pull_all(graph))
+    graph.push(None)
+    out.extend(_pull_all(graph))
+    return out
+
+
 def run_video_graph(av_frames: Sequence[Any], filters: str) -> list[Any]:
     """Push PyAV video frames through ``filters`` (a filter chain); return the output frames."""
     import av
@@ -86,22 +106,7 @@ def run_video_graph(av_frames: Sequence[Any], filters: str) -> list[Any]:
     first = av_frames[0]
     graph = av.filter.Graph()
     src = graph.add_buffer(width=first.width, height=first.height, format="yuv420p", time_base=_TB_US)
-    last = src
-    for spec in filters.split(","):
-        name, _, args = spec.partition("=")
-        node = graph.add(name, args) if args else graph.add(name)
-        last.link_to(node)
-        last = node
-    sink = graph.add("buffersink")
-    last.link_to(sink)
-    graph.configure()
-    out: list[Any] = []
-    for vf in av_frames:
-        graph.push(vf)
-        out.extend(_pull_all(graph))
-    graph.push(None)
-    out.extend(_pull_all(graph))
-    return out
+    return _run_chain(graph, src, "buffersink", av_frames, filters)
 
 
 def run_audio_graph(av_audio: Sequence[Any], filters: str) -> list[Any]:
@@ -115,22 +120,7 @@ def run_audio_graph(av_audio: Sequence[Any], filters: str) -> list[Any]:
     src = graph.add_abuffer(
         format="flt", sample_rate=first.sample_rate, layout=first.layout.name, time_base=Fraction(1, first.sample_rate)
     )
-    last = src
-    for spec in filters.split(","):
-        name, _, args = spec.partition("=")
-        node = graph.add(name, args) if args else graph.add(name)
-        last.link_to(node)
-        last = node
-    sink = graph.add("abuffersink")
-    last.link_to(sink)
-    graph.configure()
-    out: list[Any] = []
-    for af in av_audio:
-        graph.push(af)
-        out.extend(_pull_all(graph))
-    graph.push(None)
-    out.extend(_pull_all(graph))
-    return out
+    return _run_chain(graph, src, "abuffersink", av_audio, filters)
 
 
 def _spans(out: Sequence[Any], start_key: str, end_key: str, min_duration_s: float, end_of_stream_s: float) -> list[Span]:
