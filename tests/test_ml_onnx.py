@@ -49,12 +49,16 @@ def test_onnx_export_equals_torch(which: str, tmp_path: Path) -> None:
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     if which == "audio":
-        from detectors.ml.features import N_FRAMES, N_MELS
+        from detectors.ml.features import N_AUX, N_FRAMES, N_MELS
         from detectors.training.audio_train import AudioArtifactExport, AudioArtifactNet
 
         model = AudioArtifactExport(AudioArtifactNet()).eval()
-        x = rng.uniform(-3, 0, (3, 1, N_MELS, N_FRAMES)).astype(np.float32)
-        outs, dyn = ["probs"], {"input": {0: "n"}, "probs": {0: "n"}}
+        x = (
+            rng.uniform(-3, 0, (3, 1, N_MELS, N_FRAMES)).astype(np.float32),
+            rng.uniform(0, 1, (3, N_AUX)).astype(np.float32),
+        )
+        outs, dyn = ["probs"], {"input": {0: "n"}, "aux": {0: "n"}, "probs": {0: "n"}}
+        names = ("input", "aux")
     else:
         from detectors.training.video_train import CorruptionNet
 
@@ -62,13 +66,16 @@ def test_onnx_export_equals_torch(which: str, tmp_path: Path) -> None:
         x = rng.uniform(-1, 1, (2, 3, 96, 160)).astype(np.float32)
         outs = ["map", "area_ratio", "decision"]
         dyn = {"input": {0: "n", 2: "h", 3: "w"}, "map": {0: "n", 2: "mh", 3: "mw"}, "area_ratio": {0: "n"}, "decision": {0: "n"}}
+        names = ("input",)
     # BatchNorm statistics away from identity so that folding is exercised
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.2, 0.2)
                 m.running_var.uniform_(0.5, 2.0)
-    path, digest = export_onnx(model, torch.from_numpy(x[:1]), "t", outs, {"labels": ["a"]}, dyn, out_dir=tmp_path)
+    xs = x if isinstance(x, tuple) else (x,)
+    example = tuple(torch.from_numpy(a[:1]) for a in xs)
+    path, digest = export_onnx(model, example, "t", outs, {"labels": ["a"]}, dyn, out_dir=tmp_path, input_names=names)
     assert (tmp_path / "t.sha256").read_text().startswith(digest)
     assert max_abs_diff_vs_onnx(model, path, x) < 1e-4
 
@@ -79,15 +86,17 @@ def test_shipped_audio_model_equals_trained_torch_weights_when_available() -> No
     if not weights.exists():
         pytest.skip("no trained torch weights here (run python -m detectors.training train-audio)")
     from detectors.ml import session
-    from detectors.ml.features import N_FRAMES, N_MELS
+    from detectors.ml.features import N_AUX, N_FRAMES, N_MELS
     from detectors.training.audio_train import AudioArtifactExport, AudioArtifactNet
 
     net = AudioArtifactNet()
     net.load_state_dict(torch.load(weights))
-    x = np.random.default_rng(1).uniform(-3, 0, (4, 1, N_MELS, N_FRAMES)).astype(np.float32)
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-3, 0, (4, 1, N_MELS, N_FRAMES)).astype(np.float32)
+    aux = rng.uniform(0, 1, (4, N_AUX)).astype(np.float32)
     with torch.no_grad():
-        ref = AudioArtifactExport(net).eval()(torch.from_numpy(x)).numpy()
-    got = session("audio_artifacts").run(x)[0]
+        ref = AudioArtifactExport(net).eval()(torch.from_numpy(x), torch.from_numpy(aux)).numpy()
+    got = session("audio_artifacts").run(x, aux)[0]
     if np.abs(ref - got).max() > 1e-4:
         pytest.skip("the weights in reports/ are from another training run than the shipped model")
     assert np.abs(ref - got).max() < 1e-4

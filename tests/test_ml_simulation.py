@@ -28,7 +28,7 @@ def test_hum_is_mains_harmonics_at_the_claimed_level(seed: int) -> None:
     y, d = add_hum(x, np.random.default_rng(seed), rms)
     assert d.kind == "hum" and d.label == CLASSES.index("hum")
     hum = y.astype(np.float64) - x
-    assert level_db(hum) - 20 * np.log10(rms) == pytest.approx(d.params["ratio_db"], abs=0.2)
+    assert level_db(hum) - 20 * np.log10(d.params["reference_rms"]) == pytest.approx(d.params["ratio_db"], abs=0.2)
     spec = np.abs(np.fft.rfft(hum * np.hanning(hum.size)))
     peak_hz = float(np.argmax(spec))  # 1 Hz bins
     f0 = d.params["f0_hz"]
@@ -42,7 +42,7 @@ def test_hiss_is_broadband_noise_at_the_claimed_level(seed: int) -> None:
     rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
     y, d = add_hiss(x, np.random.default_rng(seed), rms)
     noise = y.astype(np.float64) - x
-    assert level_db(noise) - 20 * np.log10(rms) == pytest.approx(d.params["ratio_db"], abs=0.2)
+    assert level_db(noise) - 20 * np.log10(d.params["reference_rms"]) == pytest.approx(d.params["ratio_db"], abs=0.2)
     spec = np.abs(np.fft.rfft(noise)) ** 2
     bands = [spec[a:b].sum() for a, b in ((100, 1000), (1000, 4000), (4000, 7900))]
     assert sum(b > 1e-4 * sum(bands) for b in bands) >= 2  # energy spread over the band, not a tone
@@ -101,6 +101,24 @@ def test_simulated_video_corruption_mask_matches_the_change() -> None:
         assert set(params["kinds"]) <= {"displaced", "flat", "smear", "mc_garbage"}
 
 
+def test_cell_scores_call_visible_damage_and_not_small_drift() -> None:
+    import cv2
+
+    from detectors.training.video_sim import SHIFT_PX, cell_scores
+
+    rng = np.random.default_rng(5)
+    bgr = cv2.GaussianBlur(rng.integers(0, 256, (192, 320, 3)).astype(np.uint8), (0, 0), 3)
+    bgr = cv2.normalize(bgr, None, 0, 255, cv2.NORM_MINMAX)
+    clean = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
+    drift = cv2.warpAffine(bgr, np.float32([[1, 0, SHIFT_PX - 2], [0, 1, -2]]), (320, 192), borderMode=cv2.BORDER_REFLECT)
+    assert cell_scores(clean, clean).max() == 0.0
+    assert cell_scores(clean, cv2.cvtColor(drift, cv2.COLOR_BGR2YUV_I420))[1:-1, 1:-1].max() <= CELL_DIFF_LEVELS
+    bad = bgr.copy()
+    bad[64:128, 96:224] = (0, 135, 0)  # decoder green
+    cells = corrupted_cells(clean, cv2.cvtColor(bad, cv2.COLOR_BGR2YUV_I420))
+    assert cells[4:8, 6:14].all() and cells.sum() == 32  # exactly the damaged 4x8 cells
+
+
 def test_bitstream_corruption_labels_compare_with_the_clean_decode() -> None:
     frames = moving_frames(24)
     clean = corrupt_bitstream(frames, np.random.default_rng(0), "t", 320, 192, crf=23, gop=12, bframes=0, bursts=0)
@@ -111,6 +129,10 @@ def test_bitstream_corruption_labels_compare_with_the_clean_decode() -> None:
     f = max(bad, key=lambda f: f.area_ratio)
     # recompute a corrupted cell's label from the pixels
     assert f.cells.shape == (12, 20)
-    assert corrupted_cells(f.i420[:192], f.i420[:192]).sum() == 0
+    assert corrupted_cells(f.i420, f.i420).sum() == 0
+    assert f.scores is not None and np.array_equal(f.cells, (f.scores > CELL_DIFF_LEVELS).astype(np.float32))
+    worst = np.unravel_index(int(np.argmax(f.scores)), f.scores.shape)
+    assert corrupted_cells(by_index[0].i420, by_index[0].i420).shape == (12, 20)
+    assert f.cells[worst] == 1.0 and f.scores[worst] > CELL_DIFF_LEVELS
     assert by_index[0].area_ratio == 0.0
     assert cell_map(np.full((192, 320), CELL_DIFF_LEVELS + 1)).min() > CELL_DIFF_LEVELS

@@ -1,8 +1,10 @@
 """Audio artifacts (learned): hum, hiss, distortion and clicks classified on one-second segments.
 
-Every ``hop_s`` the last second of audio (channels averaged, resampled to 16 kHz) becomes a
-level-normalised log-mel spectrogram (:func:`detectors.ml.features.log_mel`) classified by
-the shipped ONNX model ``audio_artifacts`` into none / hum / hiss / distortion / clicks
+The audio (channels averaged) is resampled to 16 kHz once, as it arrives, in blocks with
+enough context on both sides that the result equals resampling the whole stream. Every
+``hop_s`` the last second becomes a level-normalised log-mel spectrogram plus waveform
+statistics (:func:`detectors.ml.features.audio_features`), classified by the shipped ONNX
+model ``audio_artifacts`` into none / hum / hiss / distortion / clicks
 (labels from the model metadata). A segment is *flagged* when its most likely class is a
 defect with probability >= ``min_confidence``. Consecutive flagged segments form a run; a
 run of at least ``min_segments`` segments becomes one event whose kind is the defect class
@@ -16,6 +18,7 @@ Runs with onnxruntime only (the ``ml`` extra); no torch.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass
@@ -26,11 +29,20 @@ import numpy as np
 from detectors.audio._stream import SampleClock, check_chunk
 from detectors.media import AudioChunk, Event, Frame, Medium
 from detectors.ml import ModelSession, session
-from detectors.ml.features import AUDIO_RATE_HZ, SEGMENT_SAMPLES, log_mel
+from detectors.ml.features import AUDIO_RATE_HZ, SEGMENT_SAMPLES, audio_features
 
 log = logging.getLogger(__name__)
 
-_PAD_S = 0.05  # native-rate context on each side of a segment, so resampling has no edge effect
+_CONTEXT_S = 0.005  # native-rate context on each side of a resampled block (the filter is ~30 samples long)
+
+
+@functools.cache
+def _lowpass(up: int, down: int) -> np.ndarray:
+    """The anti-aliasing filter ``scipy.signal.resample_poly`` designs by default for float32 input, designed once."""
+    from scipy.signal import firwin
+
+    max_rate = max(up, down)
+    return firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0)).astype(np.float32)
 
 
 class AudioArtifactsDetector:
@@ -84,15 +96,17 @@ class AudioArtifactsDetector:
         self._model: ModelSession | None = None
         self._labels: tuple[str, ...] = ()
         self._clock = SampleClock()
-        self._buf = np.zeros(0, np.float32)  # native-rate mono samples
-        self._buf_start = 0  # stream sample number of _buf[0]
+        self._native = np.zeros(0, np.float32)  # native-rate mono samples still needed for resampling
+        self._native_start = 0  # stream sample number of _native[0]
+        self._resampled_to = 0  # stream sample number up to which the 16 kHz buffer is complete
+        self._buf = np.zeros(0, np.float32)  # 16 kHz mono samples
+        self._buf_start = 0  # 16 kHz index (from the first sample) of _buf[0]
         self._first: int | None = None  # stream sample number of the first sample
         self._end = 0  # stream sample number after the last sample received
-        self._next_seg = 0  # native start sample of the next segment to analyse
+        self._next_seg = 0  # 16 kHz index of the start of the next segment to analyse
         self._segments = 0
-        self._covered_to = 0
+        self._covered_to = 0  # 16 kHz index up to which segments have been analysed
         self._run: list[tuple[int, int, np.ndarray]] = []  # flagged segments: (start, end, probs)
-        self._pending_short: list[Event] = []
         self.segment_metrics: list[dict[str, float | int | str | None]] = []
         self.last_metric: float | None = None
 
@@ -106,12 +120,12 @@ class AudioArtifactsDetector:
                 raise ValueError(f"audio_artifacts: model {self.params.model!r} labels {self._labels} must start with 'none'")
         return self._model
 
-    def classify(self, features: np.ndarray) -> np.ndarray:
-        """Return class probabilities (k, classes) for log-mel ``features`` (k, 1, mels, frames)."""
+    def classify(self, features: np.ndarray, aux: np.ndarray) -> np.ndarray:
+        """Return class probabilities (k, classes) for log-mel ``features`` (k, 1, mels, frames) and ``aux`` (k, N_AUX)."""
         model = self._session()
         if features.shape[0] == 0:
             return np.zeros((0, len(self._labels)), np.float32)
-        return np.asarray(model.run(np.ascontiguousarray(features, np.float32))[0])
+        return np.asarray(model.run(np.ascontiguousarray(features, np.float32), np.ascontiguousarray(aux, np.float32))[0])
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -134,7 +148,7 @@ class AudioArtifactsDetector:
             return []
         self._clock.observe(chunk)
         if self._first is None:
-            self._first = self._next_seg = self._covered_to = self._buf_start = self._end = chunk.start_sample
+            self._first = self._native_start = self._resampled_to = self._end = chunk.start_sample
         elif chunk.start_sample != self._end:
             log.debug("audio_artifacts: gap of %d samples before sample %d", chunk.start_sample - self._end, chunk.start_sample)
             if chunk.start_sample > self._end:  # fill the gap with silence to keep the sample clock
@@ -152,50 +166,93 @@ class AudioArtifactsDetector:
         return events
 
     def _append(self, x: np.ndarray) -> None:
-        self._buf = np.concatenate([self._buf, x]) if self._buf.size else x.copy()
+        self._native = np.concatenate([self._native, x]) if self._native.size else x.copy()
         self._end += x.size
 
-    def _analyse(self, final: bool) -> list[Event]:
-        rate = self._clock.rate_hz
-        seg_n = rate  # one second at the native rate
-        hop_n = max(1, round(self.params.hop_s * rate))
-        pad = int(_PAD_S * rate)
-        starts: list[int] = []
-        while self._next_seg + seg_n + (0 if final else pad) <= self._end:
-            starts.append(self._next_seg)
-            self._next_seg += hop_n
+    # ------------------------------------------------------------------ resampling (once per sample)
+
+    def _ratio(self) -> tuple[int, int]:
+        g = math.gcd(self._clock.rate_hz, AUDIO_RATE_HZ)
+        return AUDIO_RATE_HZ // g, self._clock.rate_hz // g
+
+    def _resample(self, final: bool) -> None:
+        """Move the native samples that have enough right-hand context into the 16 kHz buffer."""
+        up, down = self._ratio()
+        if up == down:
+            take = self._end - self._resampled_to
+            self._push16(self._native[self._resampled_to - self._native_start :][:take])
+            self._resampled_to = self._end
+            self._trim_native(self._resampled_to)
+            return
+        context = down * math.ceil(max(64.0, _CONTEXT_S * self._clock.rate_hz) / down)
+        done = self._resampled_to
+        if not final and self._end < self._native_of(self._next_seg + SEGMENT_SAMPLES) + context:
+            return  # no segment is due yet: resample in a few large blocks, not once per 20 ms chunk
         if final:
-            assert self._first is not None
-            tail = self._end - self._covered_to if not starts else self._end - (starts[-1] + seg_n)
+            upto = done + down * math.ceil((self._end - done) / down)
+        else:
+            upto = done + down * ((self._end - context - done) // down)
+        if upto <= done:
+            return
+        lo, hi = done - context, upto + context
+        block = np.zeros(hi - lo, np.float32)
+        a, b = max(lo, self._native_start), min(hi, self._native_start + self._native.size)
+        if b > a:
+            block[a - lo : b - lo] = self._native[a - self._native_start : b - self._native_start]
+        from scipy.signal import resample_poly
+
+        y = resample_poly(block, up, down, window=_lowpass(up, down))
+        first = context * up // down
+        self._push16(y[first : first + (upto - done) * up // down].astype(np.float32))
+        self._resampled_to = upto
+        self._trim_native(upto - context)
+
+    def _trim_native(self, keep_from: int) -> None:
+        if keep_from > self._native_start:
+            self._native = self._native[keep_from - self._native_start :]
+            self._native_start = keep_from
+
+    def _push16(self, y: np.ndarray) -> None:
+        self._buf = np.concatenate([self._buf, y]) if self._buf.size else y.copy()
+
+    def _native_of(self, i16: int) -> int:
+        """Stream sample number of 16 kHz index ``i16``."""
+        assert self._first is not None
+        return self._first + round(i16 * self._clock.rate_hz / AUDIO_RATE_HZ)
+
+    # ------------------------------------------------------------------ segments
+
+    def _analyse(self, final: bool) -> list[Event]:
+        self._resample(final)
+        assert self._first is not None
+        total16 = self._buf_start + self._buf.size
+        if final:  # samples past the end of the stream (zero-padding to whole resampling units) are not audio
+            total16 = min(total16, math.ceil((self._end - self._first) * AUDIO_RATE_HZ / self._clock.rate_hz))
+        hop = max(1, round(self.params.hop_s * AUDIO_RATE_HZ))
+        starts: list[int] = []
+        while self._next_seg + SEGMENT_SAMPLES <= total16:
+            starts.append(self._next_seg)
+            self._next_seg += hop
+        if final:
+            tail = total16 - self._covered_to if not starts else total16 - (starts[-1] + SEGMENT_SAMPLES)
             if (not starts and self._segments == 0) or tail > 0:
-                starts.append(max(self._first, self._end - seg_n))
+                starts.append(max(0, total16 - SEGMENT_SAMPLES))
         if not starts:
             return []
-        segs = np.stack([self._segment(s, seg_n, pad, rate) for s in starts])
-        probs = self.classify(log_mel(segs))
+        segs = np.stack([self._segment(s, total16) for s in starts])
+        probs = self.classify(*audio_features(segs))
         events: list[Event] = []
         for s, p in zip(starts, probs, strict=True):
-            events.extend(self._decide(s, min(s + seg_n, self._end), p))
+            events.extend(self._decide(s, min(s + SEGMENT_SAMPLES, total16), p))
         # drop samples no future segment needs
-        keep_from = max(self._buf_start, self._next_seg - pad)
+        keep_from = max(self._buf_start, min(self._next_seg, total16 - SEGMENT_SAMPLES))
         if keep_from > self._buf_start:
             self._buf = self._buf[keep_from - self._buf_start :]
             self._buf_start = keep_from
         return events
 
-    def _segment(self, start: int, seg_n: int, pad: int, rate: int) -> np.ndarray:
-        lo, hi = start - pad, start + seg_n + pad
-        out = np.zeros(hi - lo, np.float32)
-        a, b = max(lo, self._buf_start), min(hi, self._buf_start + self._buf.size)
-        if b > a:
-            out[a - lo : b - lo] = self._buf[a - self._buf_start : b - self._buf_start]
-        if rate != AUDIO_RATE_HZ:
-            from scipy.signal import resample_poly
-
-            g = math.gcd(rate, AUDIO_RATE_HZ)
-            out = resample_poly(out, AUDIO_RATE_HZ // g, rate // g).astype(np.float32)
-        p16 = round(pad * AUDIO_RATE_HZ / rate)
-        seg = out[p16 : p16 + SEGMENT_SAMPLES]
+    def _segment(self, start: int, total16: int) -> np.ndarray:
+        seg = self._buf[start - self._buf_start : min(start + SEGMENT_SAMPLES, total16) - self._buf_start]
         if seg.size < SEGMENT_SAMPLES:
             seg = np.pad(seg, (0, SEGMENT_SAMPLES - seg.size))
         return seg
@@ -207,8 +264,8 @@ class AudioArtifactsDetector:
         conf = float(probs[k])
         flagged = k != 0 and conf >= self.params.min_confidence
         record = {
-            "start_s": round(self._clock.time_of(start), 6),
-            "end_s": round(self._clock.time_of(end), 6),
+            "start_s": round(self._clock.time_of(self._native_of(start)), 6),
+            "end_s": round(self._clock.time_of(self._native_of(end)), 6),
             "label": self._labels[k],
             "confidence": round(conf, 6),
             "p_none": round(float(probs[0]), 6),
@@ -240,8 +297,8 @@ class AudioArtifactsDetector:
         event = Event(
             detector=self.name,
             kind=self._labels[k],
-            start_s=self._clock.time_of(run[0][0]),
-            end_s=self._clock.time_of(max(e for _, e, _ in run)),
+            start_s=self._clock.time_of(self._native_of(run[0][0])),
+            end_s=self._clock.time_of(self._native_of(max(e for _, e, _ in run))),
             score=float(np.mean([p[k] for _, _, p in run])),
             details={"segments": len(run), "segment_labels": counts},
         )

@@ -40,6 +40,7 @@ class ModelSession:
     input_name: str
     output_names: tuple[str, ...]
     metadata: dict[str, str]
+    input_names: tuple[str, ...] = ()
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -52,9 +53,12 @@ class ModelSession:
             raise KeyError(f"model {self.name!r} has no metadata {key!r} (has: {', '.join(sorted(self.metadata))})")
         return json.loads(self.metadata[key])
 
-    def run(self, x: Any) -> list[Any]:
-        """Run the model on one input array; return the outputs in ``output_names`` order."""
-        return self.session.run(list(self.output_names), {self.input_name: x})  # type: ignore[no-any-return]
+    def run(self, *inputs: Any) -> list[Any]:
+        """Run the model on its input arrays (in ``input_names`` order); return the outputs in ``output_names`` order."""
+        names = self.input_names or (self.input_name,)
+        if len(inputs) != len(names):
+            raise ValueError(f"model {self.name!r} takes {len(names)} inputs ({', '.join(names)}), got {len(inputs)}")
+        return self.session.run(list(self.output_names), dict(zip(names, inputs, strict=True)))  # type: ignore[no-any-return]
 
 
 def _models() -> Any:
@@ -129,6 +133,7 @@ def session(name: str, threads: int = 1) -> ModelSession:
             input_name=sess.get_inputs()[0].name,
             output_names=tuple(o.name for o in sess.get_outputs()),
             metadata=meta,
+            input_names=tuple(i.name for i in sess.get_inputs()),
         )
         _sessions[key] = loaded
         return loaded

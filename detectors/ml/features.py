@@ -64,6 +64,33 @@ def _window() -> np.ndarray:
     return np.hanning(N_FFT + 1)[:-1].astype(np.float32)
 
 
+def _power(x: np.ndarray) -> np.ndarray:
+    """(k, SEGMENT_SAMPLES) -> (k, N_FRAMES, N_FFT//2+1) float32 STFT power (Hann window)."""
+    idx = np.arange(N_FFT)[None, :] + HOP * np.arange(N_FRAMES)[:, None]
+    frames = x[:, idx] * _window()  # (k, T, N_FFT)
+    from scipy import fft  # single precision transform (numpy's is double precision)
+
+    spec = fft.rfft(frames, axis=-1)
+    return (spec.real**2 + spec.imag**2).astype(np.float32)
+
+
+def _check_segments(segments: np.ndarray) -> np.ndarray:
+    x = np.asarray(segments, np.float32)
+    if x.ndim != 2 or x.shape[1] != SEGMENT_SAMPLES:
+        raise ValueError(f"expected (k, {SEGMENT_SAMPLES}) segments, got {x.shape}")
+    return x
+
+
+def _mel_db(power: np.ndarray) -> np.ndarray:
+    k = power.shape[0]
+    # sparse product: a dense BLAS matmul here is slow when BLAS threads compete for busy cores
+    mel = np.asarray(_mel_sparse() @ power.reshape(-1, power.shape[-1]).T).T.reshape(k, N_FRAMES, N_MELS)  # type: ignore[operator]
+    db = 10.0 * np.log10(mel + 1e-12)
+    db -= db.reshape(k, -1).max(axis=1)[:, None, None]
+    db = np.maximum(db, FLOOR_DB) / DB_SCALE
+    return np.ascontiguousarray(db.transpose(0, 2, 1)[:, None]).astype(np.float32)
+
+
 def log_mel(segments: np.ndarray) -> np.ndarray:
     """Return level-normalised log-mel features of mono segments.
 
@@ -74,22 +101,151 @@ def log_mel(segments: np.ndarray) -> np.ndarray:
         (k, 1, N_MELS, N_FRAMES) float32: power in dB relative to the loudest cell of the
         segment, floored at FLOOR_DB and divided by DB_SCALE (so values lie in [-3, 0]).
     """
-    x = np.asarray(segments, np.float32)
-    if x.ndim != 2 or x.shape[1] != SEGMENT_SAMPLES:
-        raise ValueError(f"expected (k, {SEGMENT_SAMPLES}) segments, got {x.shape}")
-    k = x.shape[0]
-    idx = np.arange(N_FFT)[None, :] + HOP * np.arange(N_FRAMES)[:, None]
-    frames = x[:, idx] * _window()  # (k, T, N_FFT)
-    from scipy import fft  # single precision transform (numpy's is double precision)
+    return _mel_db(_power(_check_segments(segments)))
 
-    spec = fft.rfft(frames, axis=-1)
-    power = (spec.real**2 + spec.imag**2).astype(np.float32)
-    # sparse product: a dense BLAS matmul here is slow when BLAS threads compete for busy cores
-    mel = np.asarray(_mel_sparse() @ power.reshape(-1, power.shape[-1]).T).T.reshape(k, N_FRAMES, N_MELS)  # type: ignore[operator]
-    db = 10.0 * np.log10(mel + 1e-12)
-    db -= db.reshape(k, -1).max(axis=1)[:, None, None]
-    db = np.maximum(db, FLOOR_DB) / DB_SCALE
-    return np.ascontiguousarray(db.transpose(0, 2, 1)[:, None]).astype(np.float32)
+
+# Waveform and fine-spectrum statistics the log-mel image cannot show: the 1 Hz spectrum at the
+# mains harmonics (hum vs. bass notes), flat tops and quantisation levels (clipping, bit
+# crushing), impulsiveness (clicks) and the noise floor of the quietest frames (hiss).
+HUM_BASES_HZ = (50.0, 60.0, 45.0, 55.0, 65.0)  # mains, and off-mains combs as a contrast for tonal programme
+HUM_HARMONICS = 8
+HUM_TOLERANCE = 0.006  # relative mains frequency deviation covered (the simulation draws +-0.5 %)
+_COMB_DECIMATE = 8  # the combs end below 600 Hz: look at them at 2 kHz
+_FINE_FFT = 4 * SEGMENT_SAMPLES // _COMB_DECIMATE  # zero-padded: 0.25 Hz bins, a peak's centre is located well within 1 Hz
+AUX_NAMES: tuple[str, ...] = (
+    *(f"comb{int(b)}_h{h}" for b in HUM_BASES_HZ for h in range(1, HUM_HARMONICS + 1)),
+    *(f"comb{int(b)}_centred_h{h}" for b in HUM_BASES_HZ for h in range(1, HUM_HARMONICS + 1)),
+    *(f"comb{int(b)}_level" for b in HUM_BASES_HZ),
+    "crest",
+    "near_peak",
+    "near_max",
+    "near_min",
+    "flat_top",
+    "repeats",
+    "levels",
+    "impulse_max",
+    "impulse_count",
+    "floor_high",
+    "floor_flatness",
+    "rms_db",
+)
+N_AUX = len(AUX_NAMES)
+
+
+def _log_frac(count: np.ndarray, n: float) -> np.ndarray:
+    """A fraction on a log scale mapped to [0, 1]: 1e-5 -> 0, 1 -> 1."""
+    return np.clip((np.log10(count / n + 1e-5) + 5.0) / 5.0, 0.0, 1.0)
+
+
+def _comb(x: np.ndarray) -> np.ndarray:
+    """Per comb base and harmonic: the peak within the mains tolerance against the neighbourhood median (dB/50),
+    and against the strongest bin within 4 Hz around (0 dB: the local peak sits on the harmonic, as hum does; a
+    bass note 1 Hz off does not); then each comb's share of the power below 1 kHz."""
+    from scipy.signal import resample_poly
+
+    k = x.shape[0]
+    low = resample_poly(x.astype(np.float64), 1, _COMB_DECIMATE, axis=1)
+    spec = np.fft.rfft(low * np.hanning(low.shape[1]), n=_FINE_FFT, axis=1)
+    p = spec.real**2 + spec.imag**2 + 1e-20
+    total = p.sum(axis=1)
+    bins_per_hz = _FINE_FFT / (AUDIO_RATE_HZ / _COMB_DECIMATE)
+    ratios = np.empty((k, len(HUM_BASES_HZ), HUM_HARMONICS))
+    centred = np.empty_like(ratios)
+    levels = np.empty((k, len(HUM_BASES_HZ)))
+
+    def band(lo_hz: float, hi_hz: float) -> np.ndarray:
+        return p[:, round(lo_hz * bins_per_hz) : round(hi_hz * bins_per_hz) + 1]
+
+    for b, base in enumerate(HUM_BASES_HZ):
+        peak_sum = np.zeros(k)
+        for h in range(1, HUM_HARMONICS + 1):
+            f = base * h
+            tol = HUM_TOLERANCE * f + 0.3
+            peak = band(f - tol, f + tol).max(axis=1)
+            local = band(f - tol - 4.0, f + tol + 4.0).max(axis=1)
+            near = np.concatenate([band(f - tol - 12.0, f - tol - 5.0), band(f + tol + 5.0, f + tol + 12.0)], axis=1)
+            ratios[:, b, h - 1] = 10.0 * np.log10(peak / np.median(near, axis=1))
+            centred[:, b, h - 1] = 10.0 * np.log10(peak / local)
+            peak_sum += peak
+        levels[:, b] = 10.0 * np.log10(peak_sum / total * 4.0)  # 4 bins per Hz: about a tone's share
+    out = np.concatenate(
+        [
+            np.clip(ratios, 0.0, 50.0).reshape(k, -1) / 50.0,
+            np.clip(centred + 20.0, 0.0, 20.0).reshape(k, -1) / 20.0,
+            np.clip(levels + 60.0, 0.0, 60.0) / 60.0,
+        ],
+        axis=1,
+    )
+    return out.astype(np.float32)
+
+
+def aux_features(segments: np.ndarray, power: np.ndarray | None = None) -> np.ndarray:
+    """Return the (k, N_AUX) float32 statistics named in :data:`AUX_NAMES`, each roughly in [0, 1].
+
+    All are level-invariant except ``rms_db`` (the segment level, dBFS/90 + 1).
+    """
+    x = _check_segments(segments)
+    if power is None:
+        power = _power(x)
+    k, n = x.shape
+    a = np.abs(x)
+    peak = a.max(axis=1) + 1e-9
+    rms = np.sqrt(np.mean(x.astype(np.float64) ** 2, axis=1)) + 1e-9
+    crest = np.clip(20.0 * np.log10(peak / rms) / 30.0, 0.0, 1.0)
+    near_peak = _log_frac((a >= 0.98 * peak[:, None]).sum(axis=1), n)
+    xmax, xmin = x.max(axis=1), x.min(axis=1)
+    near_max = _log_frac((x >= 0.98 * xmax[:, None]).sum(axis=1) * (xmax > 0), n)
+    near_min = _log_frac((x <= 0.98 * xmin[:, None]).sum(axis=1) * (xmin < 0), n)
+    same = x[:, 1:] == x[:, :-1]
+    loud = a[:, 1:] > 0.5 * peak[:, None]
+    flat_top = _log_frac((same & loud).sum(axis=1), n)
+    audible = a[:, 1:] > 0.01 * peak[:, None]
+    repeats = _log_frac((same & audible).sum(axis=1), np.maximum(audible.sum(axis=1), 1))
+    levels = np.array(
+        [np.log10(np.unique(row[np.abs(row) > 0.01 * pk]).size + 1.0) / 4.3 for row, pk in zip(x, peak, strict=True)]
+    )
+    d2 = x[:, 2:] - 2.0 * x[:, 1:-1] + x[:, :-2]
+    win = d2[:, : (d2.shape[1] // 160) * 160].reshape(k, -1, 160)
+    wmax = np.abs(win).max(axis=2)
+    wrms = np.sqrt(np.mean(win.astype(np.float64) ** 2, axis=2)) + 1e-12
+    typical = np.median(wrms, axis=1)[:, None] + 1e-9
+    impulse = wmax / np.maximum(wrms, typical)  # a lone spike in a window with otherwise typical energy
+    impulse_max = np.clip(np.log10(np.maximum(impulse.max(axis=1), 1.0)) / 2.0, 0.0, 1.0)
+    impulse_count = _log_frac((impulse > 6.0).sum(axis=1), impulse.shape[1])
+    # noise floor: the quietest 20 % of frames, power above 3 kHz relative to the loudest frame, and its flatness
+    hz = AUDIO_RATE_HZ / N_FFT
+    hi = power[:, :, int(3000 / hz) :].astype(np.float64) + 1e-20
+    frame_total = power.sum(axis=2).astype(np.float64) + 1e-20
+    q = max(1, N_FRAMES // 5)
+    quiet = np.argsort(frame_total, axis=1)[:, :q]
+    hi_quiet = np.take_along_axis(hi, quiet[:, :, None], axis=1)
+    floor_high = 10.0 * np.log10(hi_quiet.sum(axis=2).mean(axis=1) / frame_total.max(axis=1))
+    flatness = np.exp(np.mean(np.log(hi_quiet), axis=2)) / hi_quiet.mean(axis=2)
+    aux = np.column_stack(
+        [
+            _comb(x),
+            crest,
+            near_peak,
+            near_max,
+            near_min,
+            flat_top,
+            repeats,
+            levels,
+            impulse_max,
+            impulse_count,
+            np.clip(floor_high + 90.0, 0.0, 90.0) / 90.0,
+            flatness.mean(axis=1),
+            np.clip(20.0 * np.log10(rms) + 90.0, 0.0, 90.0) / 90.0,
+        ]
+    )
+    return aux.astype(np.float32)
+
+
+def audio_features(segments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the model inputs of mono segments: (log-mel (k, 1, N_MELS, N_FRAMES), aux (k, N_AUX)), one STFT shared."""
+    x = _check_segments(segments)
+    power = _power(x)
+    return _mel_db(power), aux_features(x, power)
 
 
 def resample_to_model(mono: np.ndarray, rate_hz: int) -> np.ndarray:

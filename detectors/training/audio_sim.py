@@ -1,15 +1,18 @@
 """Audio defect simulation: hum, hiss, distortion and clicks added to pristine segments, parameters kept as labels.
 
-Documented parameter ranges (drawn uniformly unless said otherwise); levels are relative to
-the *programme* RMS (the whole source), so a defect in a quiet passage is as loud as it
-would be on air:
+Documented parameter ranges (drawn uniformly unless said otherwise). Hum and hiss levels are
+relative to the *reference* level max(segment RMS, programme RMS - 12 dB): a defect is as
+loud against the passage it sits in as a viewer would hear it, and a quiet passage (a pause
+in dialogue) still gets a defect at an audible level rather than one buried 60 dB down.
+The ranges stop where a defect becomes inaudible under programme (a label must be true): below
+-24 dB, hum under full-band music is masked (a model trained down to -30 dB recalled 75 % there).
 
 - hum: mains 50 or 60 Hz (+-0.5 %), 1-8 harmonics with a random spectral tilt (the
-  fundamental absent in 30 % of cases: buzz), hum-to-programme ratio -35 to -10 dB.
+  fundamental absent in 30 % of cases: buzz), hum-to-reference ratio -24 to -6 dB.
 - hiss: white, pink, brown, high-passed (tape) or tilted (-6..+3 dB/octave) noise,
-  noise-to-programme ratio -35 to -5 dB.
-- distortion: hard clipping of 2-30 % of the samples (symmetric or not), soft clipping
-  (tanh, 6-24 dB drive) or bit-crushing (3-7 bits of the segment peak, optional
+  noise-to-reference ratio -24 to -6 dB.
+- distortion: hard clipping of 3-30 % of the samples (symmetric or not), soft clipping
+  (tanh, 9-24 dB drive) or bit-crushing (3-6 bits of the segment peak, optional
   sample-and-hold decimation 1-4x); re-normalised to the original RMS so loudness does not
   give it away.
 - clicks: Poisson rate 1-20 per second (at least one per segment), impulses of 1-3 samples
@@ -43,8 +46,13 @@ class AudioDefect:
         return CLASSES.index(self.kind)
 
 
-def _level(programme_rms: float) -> float:
-    return max(float(programme_rms), 1e-3)
+REFERENCE_BELOW_PROGRAMME_DB = 12.0
+
+
+def reference_rms(x: np.ndarray, programme_rms: float) -> float:
+    """The level hum and hiss are set against: max(segment RMS, programme RMS - 12 dB), at least 1e-3."""
+    seg = float(np.sqrt(np.mean(np.asarray(x, np.float64) ** 2)))
+    return max(seg, float(programme_rms) * 10 ** (-REFERENCE_BELOW_PROGRAMME_DB / 20), 1e-3)
 
 
 def add_hum(x: np.ndarray, rng: np.random.Generator, programme_rms: float) -> tuple[np.ndarray, AudioDefect]:
@@ -56,11 +64,12 @@ def add_hum(x: np.ndarray, rng: np.random.Generator, programme_rms: float) -> tu
     amps = np.array([(k + 1) ** -tilt * rng.uniform(0.3, 1.0) for k in range(n_harm)])
     if n_harm >= 2 and rng.random() < 0.3:
         amps[0] = 0.0
-    ratio_db = rng.uniform(-35.0, -10.0)
+    ratio_db = rng.uniform(-24.0, -6.0)
+    ref = reference_rms(x, programme_rms)
     t = np.arange(x.size) / SR
     hum = sum(a * np.sin(2 * np.pi * f0 * (k + 1) * t + rng.uniform(0, 2 * np.pi)) for k, a in enumerate(amps) if a > 0)
     hum = np.asarray(hum)
-    hum *= _level(programme_rms) * 10 ** (ratio_db / 20) / (np.sqrt(np.mean(hum**2)) + 1e-12)
+    hum *= ref * 10 ** (ratio_db / 20) / (np.sqrt(np.mean(hum**2)) + 1e-12)
     return (x + hum).astype(np.float32), AudioDefect(
         "hum",
         {
@@ -69,6 +78,7 @@ def add_hum(x: np.ndarray, rng: np.random.Generator, programme_rms: float) -> tu
             "harmonics": n_harm,
             "fundamental": bool(amps[0] > 0),
             "ratio_db": round(ratio_db, 2),
+            "reference_rms": round(ref, 6),
         },
     )
 
@@ -96,10 +106,13 @@ def _colored_noise(n: int, color: str, rng: np.random.Generator) -> np.ndarray:
 def add_hiss(x: np.ndarray, rng: np.random.Generator, programme_rms: float) -> tuple[np.ndarray, AudioDefect]:
     """Add broadband noise (white or shaped) to ``x``; return the result and its label."""
     color = str(rng.choice(["white", "pink", "brown", "tape", "tilt"]))
-    ratio_db = rng.uniform(-35.0, -5.0)
+    ratio_db = rng.uniform(-24.0, -6.0)
+    ref = reference_rms(x, programme_rms)
     noise = _colored_noise(x.size, color, rng)
-    noise *= _level(programme_rms) * 10 ** (ratio_db / 20) / (np.sqrt(np.mean(noise**2)) + 1e-12)
-    return (x + noise).astype(np.float32), AudioDefect("hiss", {"color": color, "ratio_db": round(ratio_db, 2)})
+    noise *= ref * 10 ** (ratio_db / 20) / (np.sqrt(np.mean(noise**2)) + 1e-12)
+    return (x + noise).astype(np.float32), AudioDefect(
+        "hiss", {"color": color, "ratio_db": round(ratio_db, 2), "reference_rms": round(ref, 6)}
+    )
 
 
 def add_distortion(x: np.ndarray, rng: np.random.Generator, programme_rms: float) -> tuple[np.ndarray, AudioDefect]:
@@ -109,18 +122,18 @@ def add_distortion(x: np.ndarray, rng: np.random.Generator, programme_rms: float
     peak = float(np.abs(x).max()) + 1e-12
     params: dict[str, Any] = {"type": kind}
     if kind == "hard_clip":
-        frac = rng.uniform(0.02, 0.30)
+        frac = rng.uniform(0.03, 0.30)
         thr = float(np.quantile(np.abs(x), 1.0 - frac))
         lo = -thr * (rng.uniform(0.5, 1.0) if rng.random() < 0.3 else 1.0)
         y = np.clip(x, lo, thr)
         params["clipped_fraction"] = round(frac, 4)
     elif kind == "soft_clip":
-        drive_db = rng.uniform(6.0, 24.0)
+        drive_db = rng.uniform(9.0, 24.0)
         g = 10 ** (drive_db / 20) / peak
         y = np.tanh(g * x)
         params["drive_db"] = round(drive_db, 2)
     else:
-        bits = int(rng.integers(3, 8))
+        bits = int(rng.integers(3, 7))
         hold = int(rng.integers(1, 5))
         step = peak / 2 ** (bits - 1)
         y = np.round(x / step) * step

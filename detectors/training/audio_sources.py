@@ -44,6 +44,7 @@ class AudioSource:
     family: str
     seed: int
     render: Callable[[float, int], np.ndarray]
+    natural_s: float | None = None  # a recording's own length (longer requests loop it); None: endless
 
     def audio(self, duration_s: float, take: int = 0) -> np.ndarray:
         """Render ``duration_s`` of this source (``take`` picks another passage of the same source)."""
@@ -235,7 +236,11 @@ def real_soundtrack(path: str) -> Callable[[float, int], np.ndarray]:
                 parts = [r.to_ndarray().reshape(-1) for f in c.decode(audio=0) for r in res.resample(f)]
                 parts += [r.to_ndarray().reshape(-1) for r in res.resample(None)]
             cache.append(np.concatenate(parts).astype(np.float32))
-        x = cache[0]
+        x = cache[0].copy()
+        fade = int(0.03 * SR)  # loop without a splice click: each pass fades in and out
+        ramp = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, fade))
+        x[:fade] *= ramp
+        x[-fade:] *= ramp[::-1]
         reps = int(np.ceil(duration_s * SR / x.size)) + 1
         off = (seed * 7919) % x.size
         return np.tile(x, reps)[off : off + int(duration_s * SR)]
@@ -243,46 +248,15 @@ def real_soundtrack(path: str) -> Callable[[float, int], np.ndarray]:
     return render
 
 
-def audio_sources() -> tuple[list[AudioSource], list[AudioSource]]:
-    """Return (train, eval) pristine audio sources; eval voices, bands and effect banks are never trained on."""
-    voices = [  # f0, formant scale, breathiness, syllable rate
-        (100, 1.00, 0.05, 1.0), (125, 0.95, 0.10, 1.2), (210, 1.15, 0.08, 1.1), (240, 1.18, 0.15, 0.9),
-        (300, 1.25, 0.05, 1.3), (90, 0.92, 0.20, 0.8), (180, 1.10, 0.02, 1.0), (140, 1.02, 0.12, 1.4),
-        (115, 0.97, 0.07, 1.1), (225, 1.16, 0.10, 1.2),
-    ]  # fmt: skip
-    bands = [  # harmonics, bpm, root, scale, drums, reverb
-        ((1, 0.5, 0.33, 0.25, 0.2), 100, 110, (0, 2, 4, 5, 7, 9, 11), True, 0.4),
-        ((1, 0, 0.33, 0, 0.2), 80, 147, (0, 3, 5, 7, 10), False, 0.8),
-        ((1, 0.8, 0.6, 0.4, 0.3, 0.2), 128, 98, (0, 2, 3, 5, 7, 8, 10), True, 0.2),
-        ((1, 0.2, 0.05), 70, 131, (0, 2, 4, 7, 9), False, 1.2),
-        ((1, 0.6, 0.1, 0.3, 0.05, 0.1), 140, 123, (0, 2, 4, 6, 7, 9, 11), True, 0.3),
-        ((1, 0.4, 0.4, 0.2), 95, 165, (0, 2, 3, 5, 7, 9, 10), True, 0.6),
-        ((1, 0.1, 0.5, 0.1, 0.3), 110, 104, (0, 3, 5, 6, 7, 10), False, 0.5),
-        ((1, 0.7, 0.2, 0.5, 0.1), 120, 117, (0, 2, 4, 5, 7, 9, 11), True, 0.7),
-        ((1, 0.3, 0.3, 0.1), 90, 139, (0, 2, 4, 7, 9), True, 0.9),
-        ((1, 0.5, 0.5, 0.5, 0.5), 135, 92, (0, 2, 3, 5, 7, 8, 11), True, 0.25),
-    ]  # fmt: skip
-    speech = [AudioSource(f"speech{i}", "speech", 100 + i, speech_renderer(*v)) for i, v in enumerate(voices)]
-    music = [AudioSource(f"music{i}", "music", 200 + i, music_renderer(*b)) for i, b in enumerate(bands)]
-    fx = [AudioSource(f"effects{i}", "effects", 300 + i, effects_renderer(i)) for i in range(6)]
-    mixes = [
-        AudioSource(
-            f"mix{i}", "mix", 400 + i, mix_renderer(speech_renderer(*voices[i]), music_renderer(*bands[i]), -12.0 - 3 * i)
-        )
-        for i in range(10)
-    ]
-    # Held out: voices 7-9, bands 7-9, effect bank 5, mixes 7-9 (built only from held-out voices and bands).
-    evaluation = speech[7:] + music[7:] + fx[5:] + mixes[7:]
-    # Training: the other listed sources plus many random voices and bands (diversity is what generalises).
+def procedural_sources() -> list[AudioSource]:
+    """The procedural voices, bands and effect banks (training diversity; no external tools)."""
     rng = np.random.default_rng(4242)
-    rand_voices = [
-        (rng.uniform(85, 310), rng.uniform(0.88, 1.3), rng.uniform(0.01, 0.22), rng.uniform(0.7, 1.5)) for _ in range(24)
-    ]
-    rand_bands = []
-    for _ in range(24):
+    voices = [(rng.uniform(85, 310), rng.uniform(0.88, 1.3), rng.uniform(0.01, 0.22), rng.uniform(0.7, 1.5)) for _ in range(12)]
+    bands = []
+    for _ in range(12):
         harm = tuple([1.0] + [float(rng.uniform(0, 1)) for _ in range(int(rng.integers(1, 7)))])
-        scale = bands[int(rng.integers(len(bands)))][3]
-        rand_bands.append(
+        scale = ((0, 2, 4, 5, 7, 9, 11), (0, 3, 5, 7, 10), (0, 2, 3, 5, 7, 8, 10))[int(rng.integers(3))]
+        bands.append(
             (
                 harm,
                 float(rng.uniform(65, 160)),
@@ -292,22 +266,111 @@ def audio_sources() -> tuple[list[AudioSource], list[AudioSource]]:
                 float(rng.uniform(0.1, 1.3)),
             )
         )
-    train = speech[:7] + music[:7] + fx[:5] + mixes[:7]
-    train += [AudioSource(f"voice_r{i}", "speech", 600 + i, speech_renderer(*v)) for i, v in enumerate(rand_voices)]
-    train += [AudioSource(f"band_r{i}", "music", 700 + i, music_renderer(*b)) for i, b in enumerate(rand_bands)]
-    train += [
-        AudioSource(
-            f"mix_r{i}",
-            "mix",
-            800 + i,
-            mix_renderer(speech_renderer(*rand_voices[i]), music_renderer(*rand_bands[-1 - i]), float(rng.uniform(-24, -6))),
+    out = [AudioSource(f"synthvoice{i}", "speech", 600 + i, speech_renderer(*v)) for i, v in enumerate(voices)]
+    out += [AudioSource(f"synthband{i}", "music", 700 + i, music_renderer(*b)) for i, b in enumerate(bands)]
+    out += [AudioSource(f"synthfx{i}", "effects", 300 + i, effects_renderer(i)) for i in range(5)]
+    return out
+
+
+# espeak-ng voice+variant, words per minute, pitch (0-99)
+_ESPEAK_TRAIN = (
+    ("en-us+m1", 165, 45), ("en-us+m3", 150, 35), ("en-us+f2", 170, 60), ("en-us+f4", 155, 70), ("en-gb+m2", 175, 50),
+    ("en-gb+f3", 160, 55), ("en-gb-scotland+m4", 145, 40), ("en-029+f1", 165, 65), ("en-us+klatt", 170, 50),
+    ("en-us+Andy", 160, 45), ("en-gb+Annie", 150, 60), ("de+m6", 155, 40), ("fr+f5", 170, 65), ("es+m5", 180, 45),
+    ("it+f2", 165, 70), ("en-us+whisper", 150, 50), ("en-gb-x-rp+croak", 140, 35), ("en-us+Michael", 175, 40),
+)  # fmt: skip
+_ESPEAK_EVAL = (("en-us+f5", 160, 62), ("en-gb-x-rp+m7", 150, 38), ("pt+f4", 170, 66), ("nl+Mario", 160, 44))
+_FLITE_TRAIN = ("kal", "kal16", "awb")
+_FLITE_EVAL = ("slt", "rms")
+# General MIDI programs (lead, chords, bass), drums, bpm, reverb; training and evaluation use disjoint instruments
+_BANDS_TRAIN = (
+    ((0, 48, 32), True, 100, True), ((24, 0, 33), True, 120, False), ((80, 88, 38), True, 128, True),
+    ((65, 16, 32), False, 90, True), ((61, 49, 33), True, 110, True), ((27, 4, 38), False, 75, True),
+    ((71, 89, 32), False, 70, True), ((81, 29, 33), True, 140, False), ((1, 19, 32), False, 85, True),
+    ((25, 48, 38), True, 96, True), ((16, 0, 33), False, 80, True), ((29, 25, 38), True, 150, False),
+)  # fmt: skip
+_BANDS_EVAL = (((40, 2, 34), False, 84, True), ((56, 20, 35), True, 116, True), ((73, 92, 39), False, 72, True),
+               ((82, 26, 34), True, 132, False), ((66, 5, 35), True, 104, True))  # fmt: skip
+
+
+def _random_bands(n: int, rng: np.random.Generator) -> list[tuple[tuple[int, int, int], bool, float, bool]]:
+    """``n`` more training bands: lead and chord instruments from every melodic General MIDI program and
+    basses from the bass family, never one that an evaluation band plays."""
+    held = {p for band in _BANDS_EVAL for p in band[0]}
+    melodic = [p for p in range(112) if p not in held and not 32 <= p < 40]
+    basses = [p for p in range(32, 40) if p not in held]
+    return [
+        (
+            (int(rng.choice(melodic)), int(rng.choice(melodic)), int(rng.choice(basses))),
+            bool(rng.random() < 0.6),
+            float(rng.uniform(66, 150)),
+            bool(rng.random() < 0.7),
         )
-        for i in range(12)
+        for _ in range(n)
     ]
-    train += [AudioSource(f"effects_r{i}", "effects", 900 + i, effects_renderer(i)) for i in range(6, 10)]
+
+
+def audio_sources(programme: bool = True) -> tuple[list[AudioSource], list[AudioSource]]:
+    """Return (train, eval) pristine audio sources, split by source: evaluation voices, instruments, sound files and
+    the real soundtrack are never heard in training.
+
+    With ``programme`` (the default) the realistic sources rendered by Debian packages are included (see
+    :mod:`detectors.training.audio_render`; ToolMissingError names a missing package); without, only the
+    procedural generators (for quick runs and tests).
+    """
+    from detectors.training import audio_render as r
+
+    proc = procedural_sources()
+    if not programme:
+        held = {"synthvoice10", "synthvoice11", "synthband10", "synthband11", "synthfx4"}
+        return [s for s in proc if s.name not in held], [s for s in proc if s.name in held]
+    train = list(proc)
+    espeak_tr = [
+        AudioSource(f"espeak_{v}", "speech", 1000 + i, r.tts_renderer("espeak", v, s, p))
+        for i, (v, s, p) in enumerate(_ESPEAK_TRAIN)
+    ]
+    espeak_ev = [
+        AudioSource(f"espeak_{v}", "speech", 1100 + i, r.tts_renderer("espeak", v, s, p))
+        for i, (v, s, p) in enumerate(_ESPEAK_EVAL)
+    ]
+    flite_tr = [
+        AudioSource(f"flite_{v}", "speech", 1200 + i, r.tts_renderer("flite", v, 0, 0)) for i, v in enumerate(_FLITE_TRAIN)
+    ]
+    flite_ev = [
+        AudioSource(f"flite_{v}", "speech", 1300 + i, r.tts_renderer("flite", v, 0, 0)) for i, v in enumerate(_FLITE_EVAL)
+    ]
+    bands_tr = [
+        AudioSource(f"gm_{'_'.join(map(str, b[0]))}", "music", 1400 + i, r.midi_renderer(*b)) for i, b in enumerate(_BANDS_TRAIN)
+    ]
+    bands_ev = [
+        AudioSource(f"gm_{'_'.join(map(str, b[0]))}", "music", 1500 + i, r.midi_renderer(*b)) for i, b in enumerate(_BANDS_EVAL)
+    ]
+    bands_tr += [
+        AudioSource(f"gm_{'_'.join(map(str, b[0]))}", "music", 1450 + i, r.midi_renderer(*b))
+        for i, b in enumerate(_random_bands(24, np.random.default_rng(77)))
+    ]
+    sounds = tuple(p.name for p in r.theme_sounds())
+    fx_tr = [
+        AudioSource(f"theme_a{i}", "effects", 1600 + i, r.effects_bank_renderer(sounds[0::2], -60.0 + 10 * i)) for i in range(2)
+    ]
+    fx_ev = [AudioSource("theme_b", "effects", 1700, r.effects_bank_renderer(sounds[1::2], -55.0))]
+    mixes_tr = [
+        AudioSource(f"mix_{a.name}_{b.name}", "mix", 1800 + i, mix_renderer(a.render, b.render, -6.0 - 1.5 * i))
+        for i, (a, b) in enumerate(zip(espeak_tr + flite_tr, bands_tr[::-2], strict=False))
+    ]
+    mixes_ev = [
+        AudioSource(f"mix_{a.name}_{b.name}", "mix", 1900 + i, mix_renderer(a.render, b.render, -10.0 - 4 * i))
+        for i, (a, b) in enumerate(zip(espeak_ev[:2] + flite_ev, bands_ev[1:], strict=False))
+    ]
+    train += espeak_tr + flite_tr + bands_tr + fx_tr + mixes_tr
+    evaluation = espeak_ev + flite_ev + bands_ev + fx_ev + mixes_ev
     real = _real_path()
     if real is not None:
-        evaluation.append(AudioSource("bigbuckbunny", "real", 500, real_soundtrack(real)))
+        import av
+
+        with av.open(real) as c:
+            length_s = float(c.duration or 0) / 1e6
+        evaluation.append(AudioSource("bigbuckbunny", "real", 500, real_soundtrack(real), natural_s=length_s or None))
     return train, evaluation
 
 

@@ -18,12 +18,13 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "ml" / "models"
 
 def export_onnx(
     model: torch.nn.Module,
-    example: torch.Tensor,
+    example: torch.Tensor | tuple[torch.Tensor, ...],
     name: str,
     output_names: list[str],
     metadata: dict[str, Any],
     dynamic: dict[str, dict[int, str]],
     out_dir: Path = MODELS_DIR,
+    input_names: tuple[str, ...] = ("input",),
 ) -> tuple[Path, str]:
     """Export ``model`` as ``out_dir/name.onnx`` (metadata values JSON-encoded) and ``name.sha256``; return (path, sha256)."""
     model.eval()
@@ -32,10 +33,10 @@ def export_onnx(
         warnings.simplefilter("ignore")
         torch.onnx.export(
             model,
-            (example,),
+            example if isinstance(example, tuple) else (example,),
             buf,
             dynamo=False,
-            input_names=["input"],
+            input_names=list(input_names),
             output_names=output_names,
             dynamic_axes=dynamic,
             opset_version=17,
@@ -56,14 +57,15 @@ def export_onnx(
     return path, digest
 
 
-def max_abs_diff_vs_onnx(model: torch.nn.Module, path: Path, x: np.ndarray) -> float:
-    """Return the largest absolute difference between torch and onnxruntime outputs on ``x``."""
+def max_abs_diff_vs_onnx(model: torch.nn.Module, path: Path, x: np.ndarray | tuple[np.ndarray, ...]) -> float:
+    """Return the largest absolute difference between torch and onnxruntime outputs on ``x`` (one array per input)."""
     import onnxruntime as ort
 
+    xs = x if isinstance(x, tuple) else (x,)
     model.eval()
     with torch.no_grad():
-        ref = model(torch.from_numpy(x))
+        ref = model(*(torch.from_numpy(a) for a in xs))
     refs = [ref] if isinstance(ref, torch.Tensor) else list(ref)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    outs = sess.run(None, {sess.get_inputs()[0].name: x})
+    outs = sess.run(None, {i.name: a for i, a in zip(sess.get_inputs(), xs, strict=True)})
     return max(float(np.abs(r.numpy() - o).max()) for r, o in zip(refs, outs, strict=True))

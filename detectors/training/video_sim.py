@@ -12,7 +12,19 @@ over a slice-like run of macroblocks (raster order, 4-200 MBs) or a rectangle:
 Real (:func:`corrupt_bitstream`): the clip is encoded with libx264 into MPEG-TS in memory,
 bursts of 188-byte TS packets of the video PID are dropped, and the damaged stream is decoded
 with FFmpeg's error concealment; every frame is labelled by comparing it with the clean
-decode of the same stream (mean |dY| per 16x16 analysis cell > :data:`CELL_DIFF_LEVELS`).
+decode of the same stream.
+
+Labels are about *visible* damage. Each 16x16 analysis cell gets a difference score
+(:func:`cell_scores`) against the clean decode: both frames are smoothed over 4x4 pixels
+(chroma over the same area); for each displacement of the clean frame by up to
+:data:`SHIFT_PX` (8) analysis pixels the cell's mean |dY| and mean |dU| + |dV| are taken, and
+the score is the larger of the two at the best-matching displacement, in 8-bit levels. A cell
+is corrupted when the score exceeds :data:`CELL_DIFF_LEVELS` (12 levels). Faint
+error-concealment drift (a small DC shift), intact content that slid a few pixels (invisible
+on one frame, though large in pixel differences) and film grain stay below it; garbage,
+smears, wrong colours and content left far behind a moving picture do not. Cells between :data:`CELL_IGNORE_LEVELS` and the threshold are neither corrupted
+nor clean for training (their loss is ignored); an evaluation frame with no corrupted cell is
+clean, whatever its faint drift.
 """
 
 from __future__ import annotations
@@ -24,7 +36,9 @@ import cv2
 import numpy as np
 
 CELL_PX = 16  # one cell of the corruption map, in analysis pixels
-CELL_DIFF_LEVELS = 6.0  # mean |dY| (8-bit levels) over a cell that makes it corrupted
+CELL_DIFF_LEVELS = 12.0  # cell score (8-bit levels, see cell_scores) above which a cell is corrupted
+SHIFT_PX = 8  # displacement (analysis pixels) of intact content that is not called corruption, see cell_scores
+CELL_IGNORE_LEVELS = 5.0  # cell scores in (this, CELL_DIFF_LEVELS] are ignored in training
 TS_PACKET = 188
 
 
@@ -36,6 +50,14 @@ class LabelledFrame:
     cells: np.ndarray  # (ceil(H/16), ceil(W/16)) fraction/flag of corruption per cell
     source: str
     kind: str  # clean / simulated / bitstream / lowrate
+    scores: np.ndarray | None = None  # per-cell difference score (levels) against the clean frame
+
+    @property
+    def ignore(self) -> np.ndarray:
+        """Return 1.0 for cells whose label is uncertain (faint drift), to be left out of the loss."""
+        if self.scores is None:
+            return np.zeros_like(self.cells)
+        return ((self.cells < 0.5) & (self.scores > CELL_IGNORE_LEVELS)).astype(np.float32)
 
     @property
     def area_ratio(self) -> float:
@@ -50,10 +72,48 @@ def cell_map(diff: np.ndarray, cell: int = CELL_PX) -> np.ndarray:
     return d.reshape(hp // cell, cell, wp // cell, cell).mean(axis=(1, 3))
 
 
-def corrupted_cells(clean_y: np.ndarray, bad_y: np.ndarray) -> np.ndarray:
-    """Return 1.0 for cells whose mean |dY| exceeds :data:`CELL_DIFF_LEVELS`, else 0.0."""
-    diff = np.abs(clean_y.astype(np.int16) - bad_y.astype(np.int16))
-    return (cell_map(diff) > CELL_DIFF_LEVELS).astype(np.float32)
+def _planes_half(i420: np.ndarray, cell: int) -> np.ndarray:
+    """Return Y, U, V of an I420 frame at half the luma size, smoothed over 4x4 luma pixels and padded (edge values)
+    to whole cells of ``cell`` half-size pixels: (H', W', 3) float32."""
+    h, w = i420.shape[0] * 2 // 3, i420.shape[1]
+    y = cv2.resize(i420[:h], (w // 2, h // 2), interpolation=cv2.INTER_AREA).astype(np.float32)
+    uv = i420[h:].reshape(2, h // 2, w // 2).astype(np.float32)
+    out = cv2.blur(np.dstack([cv2.blur(y, (2, 2)), uv[0], uv[1]]), (2, 2))
+    hp, wp = -(-(h // 2) // cell) * cell, -(-(w // 2) // cell) * cell
+    return cv2.copyMakeBorder(out, 0, hp - h // 2, 0, wp - w // 2, cv2.BORDER_REPLICATE)
+
+
+def cell_scores(clean_i420: np.ndarray, bad_i420: np.ndarray) -> np.ndarray:
+    """Return the per-cell difference score (8-bit levels) of two I420 frames of the same size.
+
+    Both frames are smoothed over 4x4 luma pixels (chroma over the same area). A cell's score
+    for one displacement is max(mean |dY|, mean |dU| + |dV|) over the cell; its score is the
+    smallest over displacements of the clean frame by up to :data:`SHIFT_PX` analysis pixels
+    (2-pixel steps). Intact content that merely drifted a few pixels, and texture or grain
+    that differs only in its fine detail, therefore score low; garbage, smears, wrong colours
+    and content displaced further score high. Edge cells are padded with edge values.
+    """
+    if clean_i420.shape != bad_i420.shape or clean_i420.shape[0] % 3 or clean_i420.shape[1] % 4:
+        raise ValueError(f"cell_scores: expected two I420 frames of one size, got {clean_i420.shape} and {bad_i420.shape}")
+    cell = CELL_PX // 2
+    ref, bad = _planes_half(clean_i420, cell), _planes_half(bad_i420, cell)
+    r = SHIFT_PX // 2
+    padded = cv2.copyMakeBorder(ref, r, r, r, r, cv2.BORDER_REPLICATE)
+    hh, ww = bad.shape[:2]
+    rows, cols = hh // cell, ww // cell
+    best = np.full((rows, cols), np.inf, np.float32)
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            d = cv2.absdiff(padded[r + dy : r + dy + hh, r + dx : r + dx + ww], bad)
+            m = cv2.resize(d, (cols, rows), interpolation=cv2.INTER_AREA)
+            np.minimum(best, np.maximum(m[..., 0], m[..., 1] + m[..., 2]), out=best)
+    h, w = clean_i420.shape[0] * 2 // 3, clean_i420.shape[1]
+    return best[: -(-h // CELL_PX), : -(-w // CELL_PX)]
+
+
+def corrupted_cells(clean_i420: np.ndarray, bad_i420: np.ndarray) -> np.ndarray:
+    """Return 1.0 for cells whose score (:func:`cell_scores`) exceeds :data:`CELL_DIFF_LEVELS`, else 0.0."""
+    return (cell_scores(clean_i420, bad_i420) > CELL_DIFF_LEVELS).astype(np.float32)
 
 
 def _region_mask(h: int, w: int, mb: int, rng: np.random.Generator) -> np.ndarray:
@@ -218,7 +278,8 @@ def corrupt_bitstream(
             continue
         c = to_analysis(clean[pts], width, height)
         b = to_analysis(bad[pts], width, height)
-        cells = corrupted_cells(c[:height], b[:height])
+        scores = cell_scores(c, b)
+        cells = (scores > CELL_DIFF_LEVELS).astype(np.float32)
         kind = "bitstream" if bursts else ("lowrate" if crf >= 36 else "clean")
-        out.append(LabelledFrame(b, cells, source, kind))
+        out.append(LabelledFrame(b, cells, source, kind, scores))
     return out

