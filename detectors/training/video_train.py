@@ -21,7 +21,14 @@ from torch import nn
 from detectors.ml.features import MAP_STRIDE_PX, VIDEO_HEIGHT_PX, VIDEO_WIDTH_PX
 from detectors.training.export import export_onnx, max_abs_diff_vs_onnx
 from detectors.training.progress import progress, say
-from detectors.training.video_sim import CELL_DIFF_LEVELS, LabelledFrame, cell_map, cell_scores, corrupt_bitstream, simulate_corruption
+from detectors.training.video_sim import (
+    CELL_DIFF_LEVELS,
+    LabelledFrame,
+    cell_map,
+    cell_scores,
+    corrupt_bitstream,
+    simulate_corruption,
+)
 from detectors.training.video_sources import VideoSource, video_sources
 
 MODEL_NAME = "block_corruption"
