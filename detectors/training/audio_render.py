@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from detectors.ml.features import AUDIO_RATE_HZ
+from detectors.ml.features import AUDIO_RATE_HZ, resample_to_model
 
 SR = AUDIO_RATE_HZ
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
@@ -64,18 +64,7 @@ def read_wav(path: Path) -> np.ndarray:
     if width != 2:
         raise ValueError(f"{path}: expected 16-bit PCM, got {8 * width}-bit")
     x = np.frombuffer(raw, "<i2").astype(np.float32).reshape(-1, ch).mean(axis=1) / 32768.0
-    return _to_sr(x, rate)
-
-
-def _to_sr(x: np.ndarray, rate: int) -> np.ndarray:
-    if rate == SR:
-        return x.astype(np.float32)
-    from math import gcd
-
-    from scipy.signal import resample_poly
-
-    g = gcd(rate, SR)
-    return resample_poly(x, SR // g, rate // g).astype(np.float32)
+    return resample_to_model(x, rate)
 
 
 def sentence(rng: np.random.Generator) -> str:
@@ -242,7 +231,8 @@ def theme_sounds() -> list[Path]:
     return files
 
 
-def _decode(path: Path) -> np.ndarray:
+def decode_mono(path: Path | str) -> np.ndarray:
+    """Decode the first audio stream of a media file to mono float32 at :data:`SR`."""
     import av
 
     with av.open(str(path)) as c:
@@ -265,7 +255,7 @@ def effects_bank_renderer(files: tuple[str, ...], ambience_db: float) -> Callabl
         while pos < n:
             name = files[int(rng.integers(len(files)))]
             if name not in cache:
-                cache[name] = _decode(paths[name])
+                cache[name] = decode_mono(paths[name])
             s = cache[name] * rng.uniform(0.3, 1.0)
             m = min(s.size, n - pos)
             x[pos : pos + m] += s[:m]

@@ -229,13 +229,9 @@ def real_soundtrack(path: str) -> Callable[[float, int], np.ndarray]:
 
     def render(duration_s: float, seed: int) -> np.ndarray:
         if not cache:
-            import av
+            from detectors.training.audio_render import decode_mono
 
-            with av.open(path) as c:
-                res = av.AudioResampler(format="flt", layout="mono", rate=SR)
-                parts = [r.to_ndarray().reshape(-1) for f in c.decode(audio=0) for r in res.resample(f)]
-                parts += [r.to_ndarray().reshape(-1) for r in res.resample(None)]
-            cache.append(np.concatenate(parts).astype(np.float32))
+            cache.append(decode_mono(path))
         x = cache[0].copy()
         fade = int(0.03 * SR)  # loop without a splice click: each pass fades in and out
         ramp = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, fade))

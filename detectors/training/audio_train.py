@@ -310,8 +310,8 @@ def evaluate_audio(eval_sources: list[AudioSource] | None = None, per_class: int
     say(f"with the detector's rule (defect when its probability >= {det.params.min_confidence}): {result['detector_rule']}")
     pred = probs.argmax(1)
     by_level: dict[str, dict[str, float]] = {}
+    ratio = np.array([float(p.get("ratio_db", np.nan)) for p in evalset.params])
     for k, kind in ((1, "hum"), (2, "hiss")):
-        ratio = np.array([float(p.get("ratio_db", np.nan)) for p in evalset.params])
         sel = evalset.labels == k
         edges = (-24, -18, -12, -6)
         by_level[kind] = {

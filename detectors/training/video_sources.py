@@ -176,13 +176,37 @@ def text_renderer(layout: int) -> Renderer:
                 for k, line in enumerate(lines):
                     y = int(height + 40 * scale * k - speed * i) % int(40 * scale * len(lines))
                     if y < height + 20:
-                        cv2.putText(img, line, (int(width * 0.2), y), cv2.FONT_HERSHEY_SIMPLEX, 0.7 * scale, (235, 235, 235), max(1, int(2 * scale)))
+                        cv2.putText(
+                            img,
+                            line,
+                            (int(width * 0.2), y),
+                            cv2.FONT_HERSHEY_SIMPLEX,
+                            0.7 * scale,
+                            (235, 235, 235),
+                            max(1, int(2 * scale)),
+                        )
             else:  # static captions and a ticker band scrolling left
-                cv2.putText(img, lines[0], (int(30 * scale), int(60 * scale)), cv2.FONT_HERSHEY_DUPLEX, 1.2 * scale, (255, 255, 255), max(1, int(2 * scale)))
+                cv2.putText(
+                    img,
+                    lines[0],
+                    (int(30 * scale), int(60 * scale)),
+                    cv2.FONT_HERSHEY_DUPLEX,
+                    1.2 * scale,
+                    (255, 255, 255),
+                    max(1, int(2 * scale)),
+                )
                 y0 = int(height * 0.82)
                 cv2.rectangle(img, (0, y0), (width, height), (20, 20, 160), -1)
                 text = "  +++  ".join(lines[1:12])
-                cv2.putText(img, text, (int(width - speed * 3 * i), y0 + int(36 * scale)), cv2.FONT_HERSHEY_SIMPLEX, 0.9 * scale, (255, 255, 255), max(1, int(2 * scale)))
+                cv2.putText(
+                    img,
+                    text,
+                    (int(width - speed * 3 * i), y0 + int(36 * scale)),
+                    cv2.FONT_HERSHEY_SIMPLEX,
+                    0.9 * scale,
+                    (255, 255, 255),
+                    max(1, int(2 * scale)),
+                )
             out.append(img)
         return out
 

@@ -244,7 +244,11 @@ def train_model(
         t0 = time.perf_counter()
         loss_sum = 0.0
         for i in range(0, crops_per_epoch - batch + 1, batch):
-            xb, yb, wb = torch.from_numpy(xs[i : i + batch]), torch.from_numpy(ys[i : i + batch]), torch.from_numpy(ws[i : i + batch])
+            xb, yb, wb = (
+                torch.from_numpy(xs[i : i + batch]),
+                torch.from_numpy(ys[i : i + batch]),
+                torch.from_numpy(ws[i : i + batch]),
+            )
             if rng.random() < 0.5:
                 xb, yb, wb = xb.flip(3), yb.flip(3), wb.flip(3)
             raw = nn.functional.binary_cross_entropy_with_logits(net.logits(xb), yb, reduction="none")
