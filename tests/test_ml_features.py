@@ -61,3 +61,49 @@ def test_each_statistic_moves_with_its_defect(seed: int) -> None:
     assert stat(hiss, "floor_high") > stat(x, "floor_high")
     distorted, _ = add_distortion(x, rng, rms)
     assert np.abs(aux_features(distorted[None]) - aux_features(x[None])).max() > 0.05
+
+
+def _comb_by_definition(x: np.ndarray) -> np.ndarray:
+    """The comb statistics computed one harmonic at a time, as documented (the oracle of the vectorised code)."""
+    from scipy.signal import resample_poly
+
+    from detectors.ml.features import _COMB_DECIMATE, _FINE_FFT, HUM_BASES_HZ, HUM_HARMONICS, HUM_TOLERANCE
+
+    low = resample_poly(x.astype(np.float64), 1, _COMB_DECIMATE)
+    spec = np.fft.rfft(low * np.hanning(low.size), n=_FINE_FFT)
+    p = spec.real**2 + spec.imag**2 + 1e-20
+    per_hz = _FINE_FFT / (SR / _COMB_DECIMATE)
+
+    def band(lo: float, hi: float) -> np.ndarray:
+        return p[round(lo * per_hz) : round(hi * per_hz) + 1]
+
+    ratios, centred, levels = [], [], []
+    for base in HUM_BASES_HZ:
+        peak_sum = 0.0
+        for h in range(1, HUM_HARMONICS + 1):
+            f, tol = base * h, HUM_TOLERANCE * base * h + 0.3
+            peak = band(f - tol, f + tol).max()
+            near = np.median(np.concatenate([band(f - tol - 12, f - tol - 5), band(f + tol + 5, f + tol + 12)]))
+            ratios.append(np.clip(10 * np.log10(peak / near), 0, 50) / 50)
+            centred.append(np.clip(10 * np.log10(peak / band(f - tol - 4, f + tol + 4).max()) + 20, 0, 20) / 20)
+            peak_sum += peak
+        levels.append(np.clip(10 * np.log10(peak_sum / p.sum() * 4) + 60, 0, 60) / 60)
+    return np.array(ratios + centred + levels, np.float32)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_vectorised_comb_statistics_equal_their_definition(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = programme(seed)
+    hum, _ = add_hum(x, rng, 0.1)
+    batch = np.stack([x, hum, (0.1 * rng.standard_normal(SEGMENT_SAMPLES)).astype(np.float32)])
+    want = np.stack([_comb_by_definition(row) for row in batch])
+    got = aux_features(batch)[:, : want.shape[1]]
+    assert np.abs(got - want).max() < 1e-6
+
+
+def test_distinct_levels_count_audible_samples_only() -> None:
+    x = np.zeros(SEGMENT_SAMPLES, np.float32)
+    x[::4] = np.resize(np.array([0.5, -0.5, 0.25, 0.125], np.float32), x[::4].size)  # 4 audible values
+    x[1::4] = 0.001  # under 1 % of the peak: not counted
+    assert stat(x, "levels") == pytest.approx(np.log10(5.0) / 4.3, abs=1e-6)

@@ -66,10 +66,10 @@ def _window() -> np.ndarray:
 
 def _power(x: np.ndarray) -> np.ndarray:
     """(k, SEGMENT_SAMPLES) -> (k, N_FRAMES, N_FFT//2+1) float32 STFT power (Hann window)."""
-    idx = np.arange(N_FFT)[None, :] + HOP * np.arange(N_FRAMES)[:, None]
-    frames = x[:, idx] * _window()  # (k, T, N_FFT)
+    from numpy.lib.stride_tricks import sliding_window_view
     from scipy import fft  # single precision transform (numpy's is double precision)
 
+    frames = sliding_window_view(x, N_FFT, axis=1)[:, ::HOP] * _window()  # (k, N_FRAMES, N_FFT), one copy
     spec = fft.rfft(frames, axis=-1)
     return (spec.real**2 + spec.imag**2).astype(np.float32)
 
@@ -137,6 +137,48 @@ def _log_frac(count: np.ndarray, n: float) -> np.ndarray:
     return np.clip((np.log10(count / n + 1e-5) + 5.0) / 5.0, 0.0, 1.0)
 
 
+@functools.cache
+def _comb_filter() -> np.ndarray:
+    """The anti-aliasing filter ``scipy.signal.resample_poly(x, 1, _COMB_DECIMATE)`` designs for float64 input, designed once."""
+    from scipy.signal import firwin
+
+    return firwin(2 * 10 * _COMB_DECIMATE + 1, 1.0 / _COMB_DECIMATE, window=("kaiser", 5.0))
+
+
+@functools.cache
+def _comb_bins() -> tuple[np.ndarray, np.ndarray, tuple[tuple[np.ndarray, np.ndarray], ...]]:
+    """Fine-spectrum bin indices of every (comb base, harmonic), built once.
+
+    Returns (peak, local, near): ``peak`` and ``local`` are (bases * harmonics, width) index arrays of the
+    tolerance band and of the band 4 Hz wider (rows padded by repeating their first bin, which leaves a
+    maximum unchanged); ``near`` groups the neighbourhood bins (5..12 Hz away on both sides) by count, as
+    (pair numbers, (pairs, count) bin indices), so that each group's median is one vectorised call.
+    """
+    bins_per_hz = _FINE_FFT / (AUDIO_RATE_HZ / _COMB_DECIMATE)
+
+    def band(lo_hz: float, hi_hz: float) -> np.ndarray:
+        return np.arange(round(lo_hz * bins_per_hz), round(hi_hz * bins_per_hz) + 1)
+
+    peaks, locals_, nears = [], [], []
+    for base in HUM_BASES_HZ:
+        for h in range(1, HUM_HARMONICS + 1):
+            f = base * h
+            tol = HUM_TOLERANCE * f + 0.3
+            peaks.append(band(f - tol, f + tol))
+            locals_.append(band(f - tol - 4.0, f + tol + 4.0))
+            nears.append(np.concatenate([band(f - tol - 12.0, f - tol - 5.0), band(f + tol + 5.0, f + tol + 12.0)]))
+
+    def padded(rows: list[np.ndarray]) -> np.ndarray:
+        width = max(r.size for r in rows)
+        return np.stack([np.concatenate([r, np.full(width - r.size, r[0])]) for r in rows])
+
+    groups = []
+    for count in sorted({r.size for r in nears}):
+        pairs = np.array([i for i, r in enumerate(nears) if r.size == count])
+        groups.append((pairs, np.stack([nears[i] for i in pairs])))
+    return padded(peaks), padded(locals_), tuple(groups)
+
+
 def _comb(x: np.ndarray) -> np.ndarray:
     """Per comb base and harmonic: the peak within the mains tolerance against the neighbourhood median (dB/50),
     and against the strongest bin within 4 Hz around (0 dB: the local peak sits on the harmonic, as hum does; a
@@ -144,30 +186,24 @@ def _comb(x: np.ndarray) -> np.ndarray:
     from scipy.signal import resample_poly
 
     k = x.shape[0]
-    low = resample_poly(x.astype(np.float64), 1, _COMB_DECIMATE, axis=1)
+    low = resample_poly(x.astype(np.float64), 1, _COMB_DECIMATE, axis=1, window=_comb_filter())
     spec = np.fft.rfft(low * np.hanning(low.shape[1]), n=_FINE_FFT, axis=1)
     p = spec.real**2 + spec.imag**2 + 1e-20
     total = p.sum(axis=1)
-    bins_per_hz = _FINE_FFT / (AUDIO_RATE_HZ / _COMB_DECIMATE)
-    ratios = np.empty((k, len(HUM_BASES_HZ), HUM_HARMONICS))
-    centred = np.empty_like(ratios)
-    levels = np.empty((k, len(HUM_BASES_HZ)))
-
-    def band(lo_hz: float, hi_hz: float) -> np.ndarray:
-        return p[:, round(lo_hz * bins_per_hz) : round(hi_hz * bins_per_hz) + 1]
-
-    for b, base in enumerate(HUM_BASES_HZ):
-        peak_sum = np.zeros(k)
-        for h in range(1, HUM_HARMONICS + 1):
-            f = base * h
-            tol = HUM_TOLERANCE * f + 0.3
-            peak = band(f - tol, f + tol).max(axis=1)
-            local = band(f - tol - 4.0, f + tol + 4.0).max(axis=1)
-            near = np.concatenate([band(f - tol - 12.0, f - tol - 5.0), band(f + tol + 5.0, f + tol + 12.0)], axis=1)
-            ratios[:, b, h - 1] = 10.0 * np.log10(peak / np.median(near, axis=1))
-            centred[:, b, h - 1] = 10.0 * np.log10(peak / local)
-            peak_sum += peak
-        levels[:, b] = 10.0 * np.log10(peak_sum / total * 4.0)  # 4 bins per Hz: about a tone's share
+    peak_idx, local_idx, near_groups = _comb_bins()
+    n_pairs = len(HUM_BASES_HZ) * HUM_HARMONICS
+    peak = p[:, peak_idx].max(axis=2)  # (k, pairs)
+    local = p[:, local_idx].max(axis=2)
+    near = np.empty((k, n_pairs))
+    for pairs, idx in near_groups:
+        near[:, pairs] = np.median(p[:, idx], axis=2)
+    ratios = (10.0 * np.log10(peak / near)).reshape(k, len(HUM_BASES_HZ), HUM_HARMONICS)
+    centred = (10.0 * np.log10(peak / local)).reshape(k, len(HUM_BASES_HZ), HUM_HARMONICS)
+    by_base = peak.reshape(k, len(HUM_BASES_HZ), HUM_HARMONICS)
+    peak_sum = np.zeros((k, len(HUM_BASES_HZ)))
+    for h in range(HUM_HARMONICS):  # in harmonic order, as the statistics were defined
+        peak_sum += by_base[:, :, h]
+    levels = 10.0 * np.log10(peak_sum / total[:, None] * 4.0)  # 4 bins per Hz: about a tone's share
     out = np.concatenate(
         [
             np.clip(ratios, 0.0, 50.0).reshape(k, -1) / 50.0,
@@ -201,9 +237,10 @@ def aux_features(segments: np.ndarray, power: np.ndarray | None = None) -> np.nd
     flat_top = _log_frac((same & loud).sum(axis=1), n)
     audible = a[:, 1:] > 0.01 * peak[:, None]
     repeats = _log_frac((same & audible).sum(axis=1), np.maximum(audible.sum(axis=1), 1))
-    levels = np.array(
-        [np.log10(np.unique(row[np.abs(row) > 0.01 * pk]).size + 1.0) / 4.3 for row, pk in zip(x, peak, strict=True)]
-    )
+    # distinct sample values among the audible samples (one sort for all segments)
+    ordered = np.sort(np.where(a > 0.01 * peak[:, None], x, np.inf), axis=1)
+    distinct = np.isfinite(ordered[:, 0]) + ((ordered[:, 1:] != ordered[:, :-1]) & np.isfinite(ordered[:, 1:])).sum(axis=1)
+    levels = np.log10(distinct + 1.0) / 4.3
     d2 = x[:, 2:] - 2.0 * x[:, 1:-1] + x[:, :-2]
     win = d2[:, : (d2.shape[1] // 160) * 160].reshape(k, -1, 160)
     wmax = np.abs(win).max(axis=2)
