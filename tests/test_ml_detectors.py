@@ -76,6 +76,11 @@ def test_short_stream_is_not_hidden_by_smoothing() -> None:
     x = hummed(tune(1.0), 0, RATE)  # one segment long
     (e,) = feed_audio(AudioArtifactsDetector(), x, size=1000)
     assert e.kind == "hum" and e.details["segments"] == 1
+    # neither the run length nor the confidence threshold applies to a stream shorter than the smoothing window
+    strict = AudioArtifactsDetector(AudioArtifactsDetector.Params(min_confidence=1.0, min_segments=3))
+    (e,) = feed_audio(strict, hummed(tune(1.5), 0, int(1.5 * RATE)), size=1000)  # two segments
+    assert e.kind == "hum" and e.details["segments"] == 2
+    assert feed_audio(AudioArtifactsDetector(AudioArtifactsDetector.Params(min_confidence=1.0)), tune(1.0, seed=3)) == []
 
 
 @pytest.mark.parametrize("size", [777, 4800, 48000])

@@ -5,7 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detectors.ml.features import AUX_NAMES, N_AUX, N_FRAMES, N_MELS, SEGMENT_SAMPLES, audio_features, aux_features, log_mel
+from detectors.ml.features import (
+    AUX_NAMES,
+    FINE_BINS_PER_HZ,
+    FINE_LO_HZ,
+    N_AUX,
+    N_FINE,
+    N_FRAMES,
+    N_MELS,
+    SEGMENT_SAMPLES,
+    audio_features,
+    aux_features,
+    fine_spectrum,
+    log_mel,
+)
 from detectors.training.audio_sim import add_clicks, add_distortion, add_hiss, add_hum
 
 SR = 16000
@@ -29,11 +42,13 @@ def stat(x: np.ndarray, name: str) -> float:
 
 def test_shapes_and_level_invariance() -> None:
     x = np.stack([programme(s) for s in range(3)])
-    mel, aux = audio_features(x)
+    mel, aux, fine = audio_features(x)
     assert mel.shape == (3, 1, N_MELS, N_FRAMES) and aux.shape == (3, N_AUX) and len(AUX_NAMES) == N_AUX
+    assert fine.shape == (3, N_FINE) and fine.max() == 0.0 and fine.min() >= -2.0
     assert np.array_equal(mel, log_mel(x))
-    quiet_mel, quiet_aux = audio_features(x * 0.1)
+    quiet_mel, quiet_aux, quiet_fine = audio_features(x * 0.1)
     assert np.abs(quiet_mel - mel).max() < 1e-3
+    assert np.abs(quiet_fine - fine).max() < 1e-3
     level = AUX_NAMES.index("rms_db")
     others = [i for i in range(N_AUX) if i != level]
     assert np.abs(quiet_aux[:, others] - aux[:, others]).max() < 0.02
@@ -107,3 +122,11 @@ def test_distinct_levels_count_audible_samples_only() -> None:
     x[::4] = np.resize(np.array([0.5, -0.5, 0.25, 0.125], np.float32), x[::4].size)  # 4 audible values
     x[1::4] = 0.001  # under 1 % of the peak: not counted
     assert stat(x, "levels") == pytest.approx(np.log10(5.0) / 4.3, abs=1e-6)
+
+
+def test_fine_spectrum_peaks_at_a_hum_harmonic_within_a_quarter_hertz() -> None:
+    t = np.arange(SEGMENT_SAMPLES) / SR
+    x = (0.01 * np.sin(2 * np.pi * 100.5 * t) + 0.001 * np.sin(2 * np.pi * 333.0 * t)).astype(np.float32)
+    fine = fine_spectrum(x[None])[0]
+    assert FINE_LO_HZ + int(np.argmax(fine)) / FINE_BINS_PER_HZ == pytest.approx(100.5, abs=0.25)
+    assert fine[round((333.0 - FINE_LO_HZ) * FINE_BINS_PER_HZ)] == pytest.approx(-20.0 / 40.0, abs=0.05)  # 20 dB down

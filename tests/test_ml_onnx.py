@@ -40,7 +40,7 @@ def test_corrupted_model_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyP
         ml.model_bytes("absent")
 
 
-@pytest.mark.parametrize("which", ["audio", "video"])
+@pytest.mark.parametrize("which", ["audio", "audio_ensemble", "video"])
 def test_onnx_export_equals_torch(which: str, tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")
@@ -48,17 +48,19 @@ def test_onnx_export_equals_torch(which: str, tmp_path: Path) -> None:
 
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    if which == "audio":
-        from detectors.ml.features import N_AUX, N_FRAMES, N_MELS
-        from detectors.training.audio_train import AudioArtifactExport, AudioArtifactNet
+    if which.startswith("audio"):
+        from detectors.ml.features import AUDIO_INPUT_NAMES, N_AUX, N_FINE, N_FRAMES, N_MELS
+        from detectors.training.audio_train import AudioArtifactEnsemble, AudioArtifactNet
 
-        model = AudioArtifactExport(AudioArtifactNet()).eval()
+        members = 1 if which == "audio" else 2
+        model = AudioArtifactEnsemble([AudioArtifactNet() for _ in range(members)]).eval()
         x = (
             rng.uniform(-3, 0, (3, 1, N_MELS, N_FRAMES)).astype(np.float32),
             rng.uniform(0, 1, (3, N_AUX)).astype(np.float32),
+            rng.uniform(-2, 0, (3, N_FINE)).astype(np.float32),
         )
-        outs, dyn = ["probs"], {"input": {0: "n"}, "aux": {0: "n"}, "probs": {0: "n"}}
-        names = ("input", "aux")
+        outs, dyn = ["probs"], {"input": {0: "n"}, "aux": {0: "n"}, "fine": {0: "n"}, "probs": {0: "n"}}
+        names = AUDIO_INPUT_NAMES
     else:
         from detectors.training.video_train import CorruptionNet
 
@@ -70,7 +72,7 @@ def test_onnx_export_equals_torch(which: str, tmp_path: Path) -> None:
     # BatchNorm statistics away from identity so that folding is exercised
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
+            if isinstance(m, torch.nn.BatchNorm2d | torch.nn.BatchNorm1d):
                 m.running_mean.uniform_(-0.2, 0.2)
                 m.running_var.uniform_(0.5, 2.0)
     xs = x if isinstance(x, tuple) else (x,)
@@ -82,21 +84,37 @@ def test_onnx_export_equals_torch(which: str, tmp_path: Path) -> None:
 
 def test_shipped_audio_model_equals_trained_torch_weights_when_available() -> None:
     torch = pytest.importorskip("torch")
-    weights = Path("reports/training/audio_artifacts.pt")
-    if not weights.exists():
-        pytest.skip("no trained torch weights here (run python -m detectors.training train-audio)")
     from detectors.ml import session
-    from detectors.ml.features import N_AUX, N_FRAMES, N_MELS
-    from detectors.training.audio_train import AudioArtifactExport, AudioArtifactNet
+    from detectors.ml.features import N_AUX, N_FINE, N_FRAMES, N_MELS
+    from detectors.training.audio_train import load_members
 
-    net = AudioArtifactNet()
-    net.load_state_dict(torch.load(weights))
+    seeds = tuple(session("audio_artifacts").meta_json("member_seeds"))
+    try:
+        model = load_members(seeds)
+    except FileNotFoundError:
+        pytest.skip("no trained member weights here (run python -m detectors.training train-audio)")
+    except RuntimeError:
+        pytest.skip("the weights in reports/ are from another model architecture than the code's")
     rng = np.random.default_rng(1)
-    x = rng.uniform(-3, 0, (4, 1, N_MELS, N_FRAMES)).astype(np.float32)
-    aux = rng.uniform(0, 1, (4, N_AUX)).astype(np.float32)
+    inputs = (
+        rng.uniform(-3, 0, (4, 1, N_MELS, N_FRAMES)).astype(np.float32),
+        rng.uniform(0, 1, (4, N_AUX)).astype(np.float32),
+        rng.uniform(-2, 0, (4, N_FINE)).astype(np.float32),
+    )
     with torch.no_grad():
-        ref = AudioArtifactExport(net).eval()(torch.from_numpy(x), torch.from_numpy(aux)).numpy()
-    got = session("audio_artifacts").run(x, aux)[0]
+        ref = model(*(torch.from_numpy(a) for a in inputs)).numpy()
+    got = session("audio_artifacts").run(*inputs)[0]
     if np.abs(ref - got).max() > 1e-4:
         pytest.skip("the weights in reports/ are from another training run than the shipped model")
     assert np.abs(ref - got).max() < 1e-4
+
+
+def test_missing_member_weights_name_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("torch")
+    from detectors.training import audio_train
+
+    monkeypatch.setattr(audio_train, "REPORTS", tmp_path)
+    with pytest.raises(
+        FileNotFoundError, match=r"audio_member_7\.pt missing: run python -m detectors.training train-audio --seed 7"
+    ):
+        audio_train.load_members((7,))

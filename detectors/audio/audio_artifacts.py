@@ -3,14 +3,16 @@
 The audio (channels averaged) is resampled to 16 kHz once, as it arrives, in blocks with
 enough context on both sides that the result equals resampling the whole stream. Every
 ``hop_s`` the last second becomes a level-normalised log-mel spectrogram plus waveform
-statistics (:func:`detectors.ml.features.audio_features`), classified by the shipped ONNX
+statistics and the fine low-frequency spectrum (:func:`detectors.ml.features.audio_features`), classified by the shipped ONNX
 model ``audio_artifacts`` into none / hum / hiss / distortion / clicks
 (labels from the model metadata). A segment is *flagged* when its most likely class is a
 defect with probability >= ``min_confidence``. Consecutive flagged segments form a run; a
 run of at least ``min_segments`` segments becomes one event whose kind is the defect class
-with the largest summed probability over the run. Smoothing never hides a defect in a
-stream shorter than ``min_segments`` segments: there, one flagged segment is enough (so a
-one-second file with a defect is reported). Streams shorter than one second are
+with the largest summed probability over the run. Unless set, ``min_confidence`` and
+``min_segments`` come from the model's metadata (``smoothing``: chosen on validation sources
+by :mod:`detectors.training.audio_validate` when the model was trained). Smoothing never hides a defect in a
+stream shorter than ``min_segments`` segments: there, every segment whose most likely class is
+a defect counts, whatever its probability (so a one-second file with a defect is reported). Streams shorter than one second are
 zero-padded to one segment; the end of a stream is always covered by a last segment.
 
 Runs with onnxruntime only (the ``ml`` extra); no torch.
@@ -29,10 +31,12 @@ import numpy as np
 from detectors.audio._stream import SampleClock, check_chunk
 from detectors.media import AudioChunk, Event, Frame, Medium
 from detectors.ml import ModelSession, session
-from detectors.ml.features import AUDIO_RATE_HZ, SEGMENT_SAMPLES, audio_features
+from detectors.ml.features import AUDIO_INPUT_NAMES, AUDIO_RATE_HZ, SEGMENT_SAMPLES, audio_features
 
 log = logging.getLogger(__name__)
 
+DEFAULT_MIN_CONFIDENCE = 0.6  # for a model without ``smoothing`` metadata
+DEFAULT_MIN_SEGMENTS = 2
 _CONTEXT_S = 0.005  # native-rate context on each side of a resampled block (the filter is ~30 samples long)
 
 
@@ -43,6 +47,18 @@ def _lowpass(up: int, down: int) -> np.ndarray:
 
     max_rate = max(up, down)
     return firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0)).astype(np.float32)
+
+
+def _downmix(samples: np.ndarray) -> np.ndarray:
+    """Mono float32 average of the channels (column adds: a mean over a short axis is several times slower)."""
+    mono = np.asarray(samples[:, 0], np.float32)
+    if samples.shape[1] == 1:
+        return mono
+    mono = mono.copy()
+    for c in range(1, samples.shape[1]):
+        mono += samples[:, c]
+    mono *= np.float32(1.0 / samples.shape[1])
+    return mono
 
 
 class AudioArtifactsDetector:
@@ -68,25 +84,25 @@ class AudioArtifactsDetector:
             hop_s: time between the starts of consecutive one-second segments, in seconds
                 (0 < hop_s <= 1).
             min_confidence: smallest probability of the winning defect class for a flagged
-                segment, in (0, 1].
+                segment, in (0, 1]; None: the model's ``smoothing`` metadata (else 0.6).
             min_segments: consecutive flagged segments needed for an event (>= 1); streams
-                with fewer segments need one.
+                with fewer segments need one; None: the model's ``smoothing`` metadata (else 2).
             threads: onnxruntime intra-op threads (>= 1).
             model: name of the shipped ONNX model.
         """
 
         hop_s: float = 0.5
-        min_confidence: float = 0.6
-        min_segments: int = 2
+        min_confidence: float | None = None
+        min_segments: int | None = None
         threads: int = 1
         model: str = "audio_artifacts"
 
         def __post_init__(self) -> None:
             if not (math.isfinite(self.hop_s) and 0.0 < self.hop_s <= 1.0):
                 raise ValueError(f"audio_artifacts: hop_s must be in (0, 1] seconds, got {self.hop_s}")
-            if not 0.0 < self.min_confidence <= 1.0:
+            if self.min_confidence is not None and not 0.0 < self.min_confidence <= 1.0:
                 raise ValueError(f"audio_artifacts: min_confidence must be in (0, 1], got {self.min_confidence}")
-            if not (isinstance(self.min_segments, int) and self.min_segments >= 1):
+            if self.min_segments is not None and not (isinstance(self.min_segments, int) and self.min_segments >= 1):
                 raise ValueError(f"audio_artifacts: min_segments must be an integer >= 1, got {self.min_segments!r}")
             if not (isinstance(self.threads, int) and self.threads >= 1):
                 raise ValueError(f"audio_artifacts: threads must be an integer >= 1, got {self.threads!r}")
@@ -95,6 +111,8 @@ class AudioArtifactsDetector:
         self.params = params if params is not None else self.Params()
         self._model: ModelSession | None = None
         self._labels: tuple[str, ...] = ()
+        self._min_confidence = self.params.min_confidence
+        self._min_segments = self.params.min_segments
         self._clock = SampleClock()
         self._native = np.zeros(0, np.float32)  # native-rate mono samples still needed for resampling
         self._native_start = 0  # stream sample number of _native[0]
@@ -107,6 +125,7 @@ class AudioArtifactsDetector:
         self._segments = 0
         self._covered_to = 0  # 16 kHz index up to which segments have been analysed
         self._run: list[tuple[int, int, np.ndarray]] = []  # flagged segments: (start, end, probs)
+        self._early: list[tuple[int, int, np.ndarray]] = []  # the first segments, for a stream shorter than smoothing
         self.segment_metrics: list[dict[str, float | int | str | None]] = []
         self.last_metric: float | None = None
 
@@ -118,14 +137,32 @@ class AudioArtifactsDetector:
             self._labels = self._model.labels
             if not self._labels or self._labels[0] != "none":
                 raise ValueError(f"audio_artifacts: model {self.params.model!r} labels {self._labels} must start with 'none'")
+            chosen = self._model.meta_json("smoothing") if "smoothing" in self._model.metadata else {}
+            if self._min_confidence is None:
+                self._min_confidence = float(chosen.get("min_confidence", DEFAULT_MIN_CONFIDENCE))
+            if self._min_segments is None:
+                self._min_segments = int(chosen.get("min_segments", DEFAULT_MIN_SEGMENTS))
         return self._model
 
-    def classify(self, features: np.ndarray, aux: np.ndarray) -> np.ndarray:
-        """Return class probabilities (k, classes) for log-mel ``features`` (k, 1, mels, frames) and ``aux`` (k, N_AUX)."""
+    @property
+    def smoothing(self) -> tuple[float, int]:
+        """(min_confidence, min_segments) in use: the parameters, else the model's ``smoothing`` metadata."""
+        self._session()
+        assert self._min_confidence is not None and self._min_segments is not None
+        return self._min_confidence, self._min_segments
+
+    def classify(self, *inputs: np.ndarray) -> np.ndarray:
+        """Return class probabilities (k, classes) of the model inputs of k segments, as
+        :func:`~detectors.ml.features.audio_features` returns them (log-mel, statistics, fine spectrum);
+        the model is given those it declares (by ONNX input name)."""
         model = self._session()
-        if features.shape[0] == 0:
+        if inputs[0].shape[0] == 0:
             return np.zeros((0, len(self._labels)), np.float32)
-        return np.asarray(model.run(np.ascontiguousarray(features, np.float32), np.ascontiguousarray(aux, np.float32))[0])
+        by_name = dict(zip(AUDIO_INPUT_NAMES, inputs, strict=False))
+        missing = [n for n in model.input_names if n not in by_name]
+        if missing:
+            raise ValueError(f"audio_artifacts: model {self.params.model!r} needs inputs {missing} that were not given")
+        return np.asarray(model.run(*(np.ascontiguousarray(by_name[n], np.float32) for n in model.input_names))[0])
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -153,8 +190,7 @@ class AudioArtifactsDetector:
             log.debug("audio_artifacts: gap of %d samples before sample %d", chunk.start_sample - self._end, chunk.start_sample)
             if chunk.start_sample > self._end:  # fill the gap with silence to keep the sample clock
                 self._append(np.zeros(chunk.start_sample - self._end, np.float32))
-        mono = chunk.samples.mean(axis=1) if chunk.samples.shape[1] > 1 else chunk.samples[:, 0]
-        self._append(np.asarray(mono, np.float32))
+        self._append(_downmix(chunk.samples))
         return self._analyse(final=False)
 
     def flush(self) -> list[Event]:
@@ -162,7 +198,11 @@ class AudioArtifactsDetector:
         if self._first is None:
             return []
         events = self._analyse(final=True)
-        events.extend(self._close_run(final=True))
+        if self._segments < self.smoothing[1]:
+            self._run = []  # a stream shorter than the smoothing window: judged on its own below
+            events.extend(self._short_stream_events())
+        else:
+            events.extend(self._close_run())
         return events
 
     def _append(self, x: np.ndarray) -> None:
@@ -262,7 +302,7 @@ class AudioArtifactsDetector:
         self._covered_to = max(self._covered_to, end)
         k = int(np.argmax(probs))
         conf = float(probs[k])
-        flagged = k != 0 and conf >= self.params.min_confidence
+        flagged = k != 0 and conf >= self.smoothing[0]
         record = {
             "start_s": round(self._clock.time_of(self._native_of(start)), 6),
             "end_s": round(self._clock.time_of(self._native_of(end)), 6),
@@ -273,19 +313,35 @@ class AudioArtifactsDetector:
         }
         self.segment_metrics.append(record)
         self.last_metric = 1.0 - float(probs[0])
+        if self._segments <= self.smoothing[1]:
+            self._early.append((start, end, probs))
         if flagged:
             self._run.append((start, end, probs))
             return []
-        return self._close_run(final=False)
+        return self._close_run()
 
-    def _close_run(self, final: bool) -> list[Event]:
+    def _short_stream_events(self) -> list[Event]:
+        """Events of a stream with fewer segments than ``min_segments``: no smoothing at all, so that it never hides
+        a defect in a one-second file; each run of segments whose most likely class is a defect is an event."""
+        events: list[Event] = []
+        run: list[tuple[int, int, np.ndarray]] = []
+        for segment in [*self._early, (0, 0, None)]:
+            probs = segment[2]
+            if probs is not None and int(np.argmax(probs)) != 0:
+                run.append(segment)  # type: ignore[arg-type]
+                continue
+            events.extend(self._event(run))
+            run = []
+        return events
+
+    def _close_run(self) -> list[Event]:
         run, self._run = self._run, []
-        if not run:
+        if len(run) < self.smoothing[1]:
             return []
-        needed = self.params.min_segments
-        if final and self._segments < needed:
-            needed = 1  # a stream shorter than the smoothing window: one flagged segment counts
-        if len(run) < needed:
+        return self._event(run)
+
+    def _event(self, run: list[tuple[int, int, np.ndarray]]) -> list[Event]:
+        if not run:
             return []
         total = np.sum([p for _, _, p in run], axis=0)
         total[0] = -1.0

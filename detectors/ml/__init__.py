@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-__all__ = ["MLUnavailableError", "ModelError", "ModelSession", "model_bytes", "session"]
+__all__ = ["MLUnavailableError", "ModelError", "ModelSession", "forget", "model_bytes", "session"]
 
 _lock = threading.Lock()
 _sessions: dict[tuple[str, int], ModelSession] = {}
@@ -137,3 +137,10 @@ def session(name: str, threads: int = 1) -> ModelSession:
         )
         _sessions[key] = loaded
         return loaded
+
+
+def forget(name: str) -> None:
+    """Drop the cached sessions of model ``name`` (after its file was rewritten, e.g. by training)."""
+    with _lock:
+        for key in [k for k in _sessions if k[0] == name]:
+            del _sessions[key]

@@ -1,7 +1,8 @@
 """Numpy preprocessing shared by training and run time (so both see exactly the same input).
 
 Audio: one-second mono segments at :data:`AUDIO_RATE_HZ` become level-normalised log-mel
-spectrograms (:func:`log_mel`). Video: a frame's I420 planes become the model's 3-channel
+spectrograms (:func:`log_mel`), waveform and fine-spectrum statistics (:func:`aux_features`) and
+the 0.25 Hz spectrum from 30 to 540 Hz (:func:`fine_spectrum`), all from :func:`audio_features`. Video: a frame's I420 planes become the model's 3-channel
 float input at a fixed analysis size (:func:`video_input`).
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -179,16 +181,22 @@ def _comb_bins() -> tuple[np.ndarray, np.ndarray, tuple[tuple[np.ndarray, np.nda
     return padded(peaks), padded(locals_), tuple(groups)
 
 
-def _comb(x: np.ndarray) -> np.ndarray:
+def _fine_power(x: np.ndarray) -> np.ndarray:
+    """(k, SEGMENT_SAMPLES) -> (k, _FINE_FFT//2+1) float64 power below 1 kHz at 0.25 Hz bins (Hann, zero-padded)."""
+    from scipy.signal import resample_poly
+
+    low = resample_poly(x.astype(np.float64), 1, _COMB_DECIMATE, axis=1, window=_comb_filter())
+    spec = np.fft.rfft(low * np.hanning(low.shape[1]), n=_FINE_FFT, axis=1)
+    return spec.real**2 + spec.imag**2 + 1e-20
+
+
+def _comb(x: np.ndarray, p: np.ndarray | None = None) -> np.ndarray:
     """Per comb base and harmonic: the peak within the mains tolerance against the neighbourhood median (dB/50),
     and against the strongest bin within 4 Hz around (0 dB: the local peak sits on the harmonic, as hum does; a
     bass note 1 Hz off does not); then each comb's share of the power below 1 kHz."""
-    from scipy.signal import resample_poly
-
     k = x.shape[0]
-    low = resample_poly(x.astype(np.float64), 1, _COMB_DECIMATE, axis=1, window=_comb_filter())
-    spec = np.fft.rfft(low * np.hanning(low.shape[1]), n=_FINE_FFT, axis=1)
-    p = spec.real**2 + spec.imag**2 + 1e-20
+    if p is None:
+        p = _fine_power(x)
     total = p.sum(axis=1)
     peak_idx, local_idx, near_groups = _comb_bins()
     n_pairs = len(HUM_BASES_HZ) * HUM_HARMONICS
@@ -215,7 +223,7 @@ def _comb(x: np.ndarray) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def aux_features(segments: np.ndarray, power: np.ndarray | None = None) -> np.ndarray:
+def aux_features(segments: np.ndarray, power: np.ndarray | None = None, fine: np.ndarray | None = None) -> np.ndarray:
     """Return the (k, N_AUX) float32 statistics named in :data:`AUX_NAMES`, each roughly in [0, 1].
 
     All are level-invariant except ``rms_db`` (the segment level, dBFS/90 + 1).
@@ -260,7 +268,7 @@ def aux_features(segments: np.ndarray, power: np.ndarray | None = None) -> np.nd
     flatness = np.exp(np.mean(np.log(hi_quiet), axis=2)) / hi_quiet.mean(axis=2)
     aux = np.column_stack(
         [
-            _comb(x),
+            _comb(x, fine),
             crest,
             near_peak,
             near_max,
@@ -278,11 +286,44 @@ def aux_features(segments: np.ndarray, power: np.ndarray | None = None) -> np.nd
     return aux.astype(np.float32)
 
 
-def audio_features(segments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return the model inputs of mono segments: (log-mel (k, 1, N_MELS, N_FRAMES), aux (k, N_AUX)), one STFT shared."""
+# The fine low-frequency spectrum itself, as a model input: 0.25 Hz bins from FINE_LO_HZ to FINE_HI_HZ (every
+# mains and contrast harmonic with its neighbourhood), in dB against the strongest bin of the band, floored.
+FINE_LO_HZ = 30.0
+FINE_HI_HZ = 540.0
+FINE_BINS_PER_HZ = _FINE_FFT / (AUDIO_RATE_HZ / _COMB_DECIMATE)
+FINE_FIRST_BIN = round(FINE_LO_HZ * FINE_BINS_PER_HZ)
+N_FINE = round(FINE_HI_HZ * FINE_BINS_PER_HZ) - FINE_FIRST_BIN + 1
+FINE_FLOOR_DB = -80.0
+FINE_DB_SCALE = 40.0
+
+
+def fine_spectrum(segments: np.ndarray, p: np.ndarray | None = None) -> np.ndarray:
+    """Return the (k, N_FINE) float32 fine spectrum of mono segments: dB against the band's peak, floored at
+    FINE_FLOOR_DB, divided by FINE_DB_SCALE (values in [-2, 0]); bin i is FINE_LO_HZ + i / FINE_BINS_PER_HZ Hz."""
+    if p is None:
+        p = _fine_power(_check_segments(segments))
+    band = p[:, FINE_FIRST_BIN : FINE_FIRST_BIN + N_FINE]
+    db = 10.0 * np.log10(band / band.max(axis=1, keepdims=True))
+    return (np.maximum(db, FINE_FLOOR_DB) / FINE_DB_SCALE).astype(np.float32)
+
+
+class AudioFeatures(NamedTuple):
+    """The audio model's inputs for k segments, in the order of the ONNX inputs ("input", "aux", "fine")."""
+
+    mel: np.ndarray  # (k, 1, N_MELS, N_FRAMES)
+    aux: np.ndarray  # (k, N_AUX)
+    fine: np.ndarray  # (k, N_FINE)
+
+
+AUDIO_INPUT_NAMES = ("input", "aux", "fine")
+
+
+def audio_features(segments: np.ndarray) -> AudioFeatures:
+    """Return the model inputs of mono segments (log-mel, statistics, fine spectrum), each transform computed once."""
     x = _check_segments(segments)
     power = _power(x)
-    return _mel_db(power), aux_features(x, power)
+    fine = _fine_power(x)
+    return AudioFeatures(_mel_db(power), aux_features(x, power, fine), fine_spectrum(x, fine))
 
 
 def resample_to_model(mono: np.ndarray, rate_hz: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""``python -m detectors.training {train-audio,evaluate-audio,train-video,evaluate-video,all}``.
+"""``python -m detectors.training {train-audio,export-audio,validate-audio,evaluate-audio,train-video,evaluate-video,all}``.
 
 Regenerates the simulated data from the pristine sources (fixed seeds), trains, exports the
 ONNX models into ``detectors/ml/models`` (with sha256) and prints the evaluation tables.
@@ -15,12 +15,29 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m detectors.training", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("train-audio", "evaluate-audio", "train-video", "evaluate-video", "all"))
+    parser.add_argument(
+        "command",
+        choices=(
+            "train-audio",
+            "export-audio",
+            "validate-audio",
+            "evaluate-audio",
+            "train-video",
+            "evaluate-video",
+            "all",
+        ),
+    )
     parser.add_argument(
         "--threads", type=int, default=2, help="torch CPU threads (default 2; use 1 when two trainings share 2 cores)"
     )
     parser.add_argument(
         "--quick", action="store_true", help="smaller data and fewer epochs (smoke run, numbers not representative)"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="train-audio: train only the ensemble member with this seed and save its weights (export-audio combines them)",
     )
     args = parser.parse_args(argv)
     import torch
@@ -31,9 +48,21 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, object] = {}
     t0 = time.perf_counter()
     if args.command in ("train-audio", "all"):
-        from detectors.training.audio_train import train_audio
+        from detectors.training import audio_train
 
-        results["audio"] = train_audio(**({"per_class_train": 300, "epochs": 2} if args.quick else {}))
+        size: dict[str, int] = {"per_class_train": 300, "epochs": 2} if args.quick else {}
+        if args.seed is not None and args.command == "train-audio":
+            audio_train.train_member(args.seed, **size)
+        else:
+            results["audio"] = audio_train.train_audio(**size)
+    if args.command == "export-audio":
+        from detectors.training.audio_train import export_audio
+
+        results["audio"] = export_audio()
+    if args.command == "validate-audio":
+        from detectors.training.audio_train import validate_audio
+
+        validate_audio(**({"per_class": 40, "hours": 0.05, "streams_per_case": 2} if args.quick else {}))
     if args.command == "evaluate-audio":
         from detectors.training.audio_train import evaluate_audio
 

@@ -275,7 +275,15 @@ _ESPEAK_TRAIN = (
     ("en-us+Andy", 160, 45), ("en-gb+Annie", 150, 60), ("de+m6", 155, 40), ("fr+f5", 170, 65), ("es+m5", 180, 45),
     ("it+f2", 165, 70), ("en-us+whisper", 150, 50), ("en-gb-x-rp+croak", 140, 35), ("en-us+Michael", 175, 40),
 )  # fmt: skip
+_ESPEAK_TRAIN_MORE = (
+    ("sv+m2", 160, 42), ("pl+f1", 165, 64), ("cs+Alex", 150, 48), ("da+f3", 170, 58), ("ro+m3", 175, 38),
+    ("hu+klatt2", 155, 50), ("fi+Gene", 160, 44), ("tr+m1", 170, 46), ("id+f2", 165, 68), ("en-gb+Storm", 150, 40),
+    ("de+announcer", 160, 45), ("es-419+belinda", 170, 62), ("it+quincy", 155, 50), ("en-us+travis", 165, 42),
+    ("el+f1", 160, 66), ("ru+m5", 150, 36),
+)  # fmt: skip
 _ESPEAK_EVAL = (("en-us+f5", 160, 62), ("en-gb-x-rp+m7", 150, 38), ("pt+f4", 170, 66), ("nl+Mario", 160, 44))
+# validation voices: neither trained on nor evaluated; they only choose the detector's smoothing
+_ESPEAK_VAL = (("hr+klatt4", 160, 48), ("af+Andrea", 165, 60), ("ca+f3", 155, 64), ("en-us-nyc+m8", 170, 40))
 _FLITE_TRAIN = ("kal", "kal16", "awb")
 _FLITE_EVAL = ("slt", "rms")
 # General MIDI programs (lead, chords, bass), drums, bpm, reverb; training and evaluation use disjoint instruments
@@ -287,12 +295,13 @@ _BANDS_TRAIN = (
 )  # fmt: skip
 _BANDS_EVAL = (((40, 2, 34), False, 84, True), ((56, 20, 35), True, 116, True), ((73, 92, 39), False, 72, True),
                ((82, 26, 34), True, 132, False), ((66, 5, 35), True, 104, True))  # fmt: skip
+_BANDS_VAL = (((10, 52, 36), True, 98, True), ((57, 11, 37), False, 124, True), ((104, 21, 36), True, 88, False))
 
 
 def _random_bands(n: int, rng: np.random.Generator) -> list[tuple[tuple[int, int, int], bool, float, bool]]:
     """``n`` more training bands: lead and chord instruments from every melodic General MIDI program and
-    basses from the bass family, never one that an evaluation band plays."""
-    held = {p for band in _BANDS_EVAL for p in band[0]}
+    basses from the bass family, never one that an evaluation or validation band plays."""
+    held = {p for band in _BANDS_EVAL + _BANDS_VAL for p in band[0]}
     melodic = [p for p in range(112) if p not in held and not 32 <= p < 40]
     basses = [p for p in range(32, 40) if p not in held]
     return [
@@ -306,9 +315,40 @@ def _random_bands(n: int, rng: np.random.Generator) -> list[tuple[tuple[int, int
     ]
 
 
-def audio_sources(programme: bool = True) -> tuple[list[AudioSource], list[AudioSource]]:
-    """Return (train, eval) pristine audio sources, split by source: evaluation voices, instruments, sound files and
-    the real soundtrack are never heard in training.
+@dataclass(frozen=True)
+class AudioSplit:
+    """Pristine sources split three ways by source: ``train``; ``validation`` (chooses the detector's smoothing,
+    never trained on); ``evaluation`` (reported, never trained on or tuned against)."""
+
+    train: list[AudioSource]
+    validation: list[AudioSource]
+    evaluation: list[AudioSource]
+
+
+def _espeak(voices: tuple[tuple[str, int, int], ...], seed: int) -> list[AudioSource]:
+    from detectors.training import audio_render as r
+
+    return [
+        AudioSource(f"espeak_{v}", "speech", seed + i, r.tts_renderer("espeak", v, s, p)) for i, (v, s, p) in enumerate(voices)
+    ]
+
+
+def _bands(bands: tuple[tuple[tuple[int, int, int], bool, float, bool], ...], seed: int) -> list[AudioSource]:
+    from detectors.training import audio_render as r
+
+    return [AudioSource(f"gm_{'_'.join(map(str, b[0]))}", "music", seed + i, r.midi_renderer(*b)) for i, b in enumerate(bands)]
+
+
+def _mixes(voices: list[AudioSource], beds: list[AudioSource], seed: int, bed_db: float, step_db: float) -> list[AudioSource]:
+    return [
+        AudioSource(f"mix_{a.name}_{b.name}", "mix", seed + i, mix_renderer(a.render, b.render, bed_db - step_db * i))
+        for i, (a, b) in enumerate(zip(voices, beds, strict=False))
+    ]
+
+
+def audio_split(programme: bool = True) -> AudioSplit:
+    """Return the pristine audio sources split by source: evaluation and validation voices, instruments, sound
+    files and the real soundtrack are never heard in training.
 
     With ``programme`` (the default) the realistic sources rendered by Debian packages are included (see
     :mod:`detectors.training.audio_render`; ToolMissingError names a missing package); without, only the
@@ -319,47 +359,38 @@ def audio_sources(programme: bool = True) -> tuple[list[AudioSource], list[Audio
     proc = procedural_sources()
     if not programme:
         held = {"synthvoice10", "synthvoice11", "synthband10", "synthband11", "synthfx4"}
-        return [s for s in proc if s.name not in held], [s for s in proc if s.name in held]
-    train = list(proc)
-    espeak_tr = [
-        AudioSource(f"espeak_{v}", "speech", 1000 + i, r.tts_renderer("espeak", v, s, p))
-        for i, (v, s, p) in enumerate(_ESPEAK_TRAIN)
-    ]
-    espeak_ev = [
-        AudioSource(f"espeak_{v}", "speech", 1100 + i, r.tts_renderer("espeak", v, s, p))
-        for i, (v, s, p) in enumerate(_ESPEAK_EVAL)
-    ]
+        val = {"synthvoice9", "synthband9"}
+        return AudioSplit(
+            [s for s in proc if s.name not in held | val],
+            [s for s in proc if s.name in val],
+            [s for s in proc if s.name in held],
+        )
+    espeak_tr = _espeak(_ESPEAK_TRAIN, 1000) + _espeak(_ESPEAK_TRAIN_MORE, 1020)
+    espeak_ev = _espeak(_ESPEAK_EVAL, 1100)
+    espeak_val = _espeak(_ESPEAK_VAL, 1150)
     flite_tr = [
         AudioSource(f"flite_{v}", "speech", 1200 + i, r.tts_renderer("flite", v, 0, 0)) for i, v in enumerate(_FLITE_TRAIN)
     ]
     flite_ev = [
         AudioSource(f"flite_{v}", "speech", 1300 + i, r.tts_renderer("flite", v, 0, 0)) for i, v in enumerate(_FLITE_EVAL)
     ]
-    bands_tr = [
-        AudioSource(f"gm_{'_'.join(map(str, b[0]))}", "music", 1400 + i, r.midi_renderer(*b)) for i, b in enumerate(_BANDS_TRAIN)
-    ]
-    bands_ev = [
-        AudioSource(f"gm_{'_'.join(map(str, b[0]))}", "music", 1500 + i, r.midi_renderer(*b)) for i, b in enumerate(_BANDS_EVAL)
-    ]
-    bands_tr += [
-        AudioSource(f"gm_{'_'.join(map(str, b[0]))}", "music", 1450 + i, r.midi_renderer(*b))
-        for i, b in enumerate(_random_bands(24, np.random.default_rng(77)))
-    ]
+    bands_tr = _bands(_BANDS_TRAIN, 1400) + _bands(tuple(_random_bands(36, np.random.default_rng(77))), 1450)
+    bands_ev = _bands(_BANDS_EVAL, 1500)
+    bands_val = _bands(_BANDS_VAL, 1550)
     sounds = tuple(p.name for p in r.theme_sounds())
+    # odd files evaluate; of the even ones, every third validates and the rest train
+    fx_files_tr = tuple(f for i, f in enumerate(sounds) if i % 2 == 0 and i % 6 != 2)
     fx_tr = [
-        AudioSource(f"theme_a{i}", "effects", 1600 + i, r.effects_bank_renderer(sounds[0::2], -60.0 + 10 * i)) for i in range(2)
+        AudioSource(f"theme_a{i}", "effects", 1600 + i, r.effects_bank_renderer(fx_files_tr, -60.0 + 10 * i)) for i in range(2)
     ]
     fx_ev = [AudioSource("theme_b", "effects", 1700, r.effects_bank_renderer(sounds[1::2], -55.0))]
-    mixes_tr = [
-        AudioSource(f"mix_{a.name}_{b.name}", "mix", 1800 + i, mix_renderer(a.render, b.render, -6.0 - 1.5 * i))
-        for i, (a, b) in enumerate(zip(espeak_tr + flite_tr, bands_tr[::-2], strict=False))
-    ]
-    mixes_ev = [
-        AudioSource(f"mix_{a.name}_{b.name}", "mix", 1900 + i, mix_renderer(a.render, b.render, -10.0 - 4 * i))
-        for i, (a, b) in enumerate(zip(espeak_ev[:2] + flite_ev, bands_ev[1:], strict=False))
-    ]
-    train += espeak_tr + flite_tr + bands_tr + fx_tr + mixes_tr
+    fx_val = [AudioSource("theme_c", "effects", 1750, r.effects_bank_renderer(sounds[2::6], -52.0))]
+    mixes_tr = _mixes(espeak_tr + flite_tr, bands_tr[::-2], 1800, -6.0, 1.5)
+    mixes_ev = _mixes(espeak_ev[:2] + flite_ev, bands_ev[1:], 1900, -10.0, 4.0)
+    mixes_val = _mixes(espeak_val[:3], bands_val[::-1], 1950, -8.0, 4.0)
+    train = [*proc, *espeak_tr, *flite_tr, *bands_tr, *fx_tr, *mixes_tr]
     evaluation = espeak_ev + flite_ev + bands_ev + fx_ev + mixes_ev
+    validation = espeak_val + bands_val + fx_val + mixes_val
     real = _real_path()
     if real is not None:
         import av
@@ -367,7 +398,13 @@ def audio_sources(programme: bool = True) -> tuple[list[AudioSource], list[Audio
         with av.open(real) as c:
             length_s = float(c.duration or 0) / 1e6
         evaluation.append(AudioSource("bigbuckbunny", "real", 500, real_soundtrack(real), natural_s=length_s or None))
-    return train, evaluation
+    return AudioSplit(train, validation, evaluation)
+
+
+def audio_sources(programme: bool = True) -> tuple[list[AudioSource], list[AudioSource]]:
+    """Return (train, evaluation) of :func:`audio_split`."""
+    split = audio_split(programme)
+    return split.train, split.evaluation
 
 
 def _real_path() -> str | None:

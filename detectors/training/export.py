@@ -47,6 +47,12 @@ def export_onnx(
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)
     proto.producer_name = "avqa.detectors.training"
+    return _write(proto, name, out_dir)
+
+
+def _write(proto: onnx.ModelProto, name: str, out_dir: Path) -> tuple[Path, str]:
+    from detectors.ml import forget
+
     onnx.checker.check_model(proto)
     data = proto.SerializeToString()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -54,7 +60,20 @@ def export_onnx(
     path.write_bytes(data)
     digest = hashlib.sha256(data).hexdigest()
     (out_dir / f"{name}.sha256").write_text(f"{digest}  {name}.onnx\n")
+    forget(name)  # a session cached in this process would still run the old file
     return path, digest
+
+
+def update_metadata(name: str, updates: dict[str, Any], out_dir: Path = MODELS_DIR) -> tuple[Path, str]:
+    """Set metadata entries (JSON-encoded unless str) of the exported model ``name``; rewrite its sha256."""
+    path = out_dir / f"{name}.onnx"
+    proto = onnx.load(str(path))
+    kept = [(e.key, e.value) for e in proto.metadata_props if e.key not in updates]
+    del proto.metadata_props[:]
+    for key, value in [*kept, *sorted((k, v if isinstance(v, str) else json.dumps(v)) for k, v in updates.items())]:
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    return _write(proto, name, out_dir)
 
 
 def max_abs_diff_vs_onnx(model: torch.nn.Module, path: Path, x: np.ndarray | tuple[np.ndarray, ...]) -> float:
