@@ -360,3 +360,22 @@ def video_input(i420: np.ndarray, width: int = VIDEO_WIDTH_PX, height: int = VID
     out *= np.float32(1.0 / 128.0)
     out -= np.float32(1.0)
     return out
+
+
+VIDEO_TEMPORAL_CHANNELS = 6
+
+
+def video_temporal_input(current: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
+    """Return the temporal model input: (1, 6, H, W) float32, the current frame's Y, U, V then current - previous.
+
+    Both arguments are :func:`video_input` outputs of one size; ``previous`` is the frame shown
+    just before ``current`` in the same stream, or None at the start of a stream or after a gap
+    (the difference planes are then zero, as for a still picture).
+    """
+    out = np.empty((current.shape[0], 6) + current.shape[2:], np.float32)
+    out[:, :3] = current
+    if previous is None:
+        out[:, 3:] = 0.0
+    else:
+        np.subtract(current, previous, out=out[:, 3:])
+    return out

@@ -12,7 +12,8 @@ over a slice-like run of macroblocks (raster order, 4-200 MBs) or a rectangle:
 Real (:func:`corrupt_bitstream`): the clip is encoded with libx264 into MPEG-TS in memory,
 bursts of 188-byte TS packets of the video PID are dropped, and the damaged stream is decoded
 with FFmpeg's error concealment; every frame is labelled by comparing it with the clean
-decode of the same stream.
+decode of the same stream. Each frame also keeps the damaged frame shown just before it
+(``prev``, in presentation order), as a detector fed the damaged decode in order sees it.
 
 Labels are about *visible* damage. Each 16x16 analysis cell gets a difference score
 (:func:`cell_scores`) against the clean decode: both frames are smoothed over 4x4 pixels
@@ -51,6 +52,7 @@ class LabelledFrame:
     source: str
     kind: str  # clean / simulated / bitstream / lowrate
     scores: np.ndarray | None = None  # per-cell difference score (levels) against the clean frame
+    prev: np.ndarray | None = None  # the frame fed just before this one (same decode, stream order); None: first of a stream
 
     @property
     def ignore(self) -> np.ndarray:
@@ -272,7 +274,7 @@ def corrupt_bitstream(
     clean = decode_ts(data)
     damaged, _ = drop_packets(data, rng, bursts, max_burst) if bursts else (data, [])
     bad = decode_ts(damaged) if bursts else clean
-    out = []
+    out: list[LabelledFrame] = []
     for pts in sorted(bad):
         if pts not in clean:
             continue
@@ -281,5 +283,5 @@ def corrupt_bitstream(
         scores = cell_scores(c, b)
         cells = (scores > CELL_DIFF_LEVELS).astype(np.float32)
         kind = "bitstream" if bursts else ("lowrate" if crf >= 36 else "clean")
-        out.append(LabelledFrame(b, cells, source, kind, scores))
+        out.append(LabelledFrame(b, cells, source, kind, scores, out[-1].i420 if out else None))
     return out

@@ -2,14 +2,23 @@
 
 Every frame is resized to the model's analysis size (640x360, Y/U/V planes, see
 :func:`detectors.ml.features.video_input`) and run through the shipped ONNX model
-``block_corruption``: a ResNet-style fully convolutional network whose 1x1-conv head gives
+``block_corruption``. A model that takes six planes (a temporal model, see the ``temporal``
+option of :mod:`detectors.training.video_train`) also gets the difference from the frame fed
+just before (:func:`detectors.ml.features.video_temporal_input`); frames are then expected in
+stream order, and the first frame, any frame whose index does not follow the previous one (a
+capture gap, a seek) or whose size changed, and the first frame after :meth:`flush` or
+:meth:`BlockCorruptionDetector.reset` are analysed without a previous frame (difference zero).
+The shipped model takes three planes (one frame): the temporal variant scored lower on the
+validation sources. The model is a ResNet-style fully convolutional network whose 1x1-conv
+head gives
 the probability of corruption for every 16x16 analysis cell (a 23x40 map; a 1080p frame
 maps 48x48 pixels to a cell), the corrupted-area ratio (share of cells above 0.5) and a
 learned frame decision on statistics of the map (mean, largest local mean, share of cells
 above 0.5 and 0.8). A cell is trained as corrupted when the damage is visible (mean |dY| or
 |dU| + |dV| over the cell above 12 levels against the undamaged decode), and the decision's
 0.5 point is set on clean frames of validation sources for a false-positive rate of about
-0.2 %. A frame is corrupted when the decision reaches ``min_decision``; runs of corrupted frames lasting at least ``min_duration_s`` become
+0.2 %. A frame is corrupted when the decision reaches ``min_decision``; runs of corrupted frames
+lasting at least ``min_duration_s`` become
 ``block_corruption`` events whose region is the bounding box of the corrupted cells of the
 evidence frame (the frame of the run with the largest area), with every connected corrupted
 area listed in ``details["regions"]`` so a report can draw them on the evidence frame
@@ -31,7 +40,13 @@ import numpy as np
 
 from detectors.media import AudioChunk, Event, Frame, Medium, Region
 from detectors.ml import ModelSession, session
-from detectors.ml.features import VIDEO_HEIGHT_PX, VIDEO_WIDTH_PX, video_input
+from detectors.ml.features import (
+    VIDEO_HEIGHT_PX,
+    VIDEO_TEMPORAL_CHANNELS,
+    VIDEO_WIDTH_PX,
+    video_input,
+    video_temporal_input,
+)
 from detectors.video import RunTracker
 
 log = logging.getLogger(__name__)
@@ -55,12 +70,14 @@ class CorruptionResult:
         n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
         out = []
         for x, y, w, h, _ in stats[1:n]:
-            out.append(
-                Region(int(x * sx), int(y * sy), max(1, math.ceil(w * sx)), max(1, math.ceil(h * sy))).clip(
-                    width, height
-                )
-            )
+            out.append(Region(int(x * sx), int(y * sy), max(1, math.ceil(w * sx)), max(1, math.ceil(h * sy))).clip(width, height))
         return out
+
+
+def _channels(model: ModelSession) -> int:
+    """Return the number of input planes the model takes (3: one frame; 6: with the previous frame)."""
+    shape = model.session.get_inputs()[0].shape
+    return int(shape[1]) if len(shape) > 1 and isinstance(shape[1], int) else 3
 
 
 def draw_regions(
@@ -123,16 +140,35 @@ class BlockCorruptionDetector:
         self._best: tuple[float, Frame, CorruptionResult] | None = None
         self.last_metric: float | None = None
         self._last: dict[str, Any] = dict.fromkeys(self.metric_names)
+        self._prev: tuple[int, tuple[int, ...], np.ndarray] | None = None  # (index, I420 shape, model input) of the last frame
+        self._channels: int | None = None
 
     def _session(self) -> ModelSession:
         if self._model is None:
             self._model = session(self.params.model, self.params.threads)
         return self._model
 
+    def reset(self) -> None:
+        """Forget the previous frame: the next frame is analysed as the first of a stream."""
+        self._prev = None
+
     def analyse(self, frame: Frame) -> CorruptionResult:
-        """Run the model on one frame; return its map, area ratio and decision."""
+        """Run the model on one frame (and, for a temporal model, the frame analysed before it); return its map,
+        area ratio and decision.
+
+        Frames must come in stream order; without a directly preceding frame (first frame, index
+        gap, size change) a temporal model sees the frame alone.
+        """
         model = self._session()
-        cells, _ratio, decision = model.run(video_input(frame.i420, VIDEO_WIDTH_PX, VIDEO_HEIGHT_PX))
+        x = video_input(frame.i420, VIDEO_WIDTH_PX, VIDEO_HEIGHT_PX)
+        prev = self._prev
+        follows = prev is not None and prev[0] + 1 == frame.index and prev[1] == frame.i420.shape
+        self._prev = (frame.index, frame.i420.shape, x)
+        if self._channels is None:
+            self._channels = _channels(model)
+        if self._channels == VIDEO_TEMPORAL_CHANNELS:
+            x = video_temporal_input(x, prev[2] if follows and prev is not None else None)
+        cells, _ratio, decision = model.run(x)
         cmap = np.asarray(cells[0, 0], np.float32)
         area = float((cmap >= self.params.cell_threshold).mean())
         return CorruptionResult(cmap, area, float(decision[0]))
@@ -166,9 +202,10 @@ class BlockCorruptionDetector:
         return events
 
     def flush(self) -> list[Event]:
-        """Close a corruption run still open at the end of the stream."""
+        """Close a corruption run still open at the end of the stream (the next frame starts a new stream)."""
         events = self._event(self._runs.flush())
         self._best = None
+        self._prev = None
         return events
 
     def _event(self, run: Any) -> list[Event]:
