@@ -223,10 +223,11 @@ def _comb(x: np.ndarray, p: np.ndarray | None = None) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def aux_features(segments: np.ndarray, power: np.ndarray | None = None, fine: np.ndarray | None = None) -> np.ndarray:
+def aux_features(segments: np.ndarray, power: np.ndarray | None = None, fine_power: np.ndarray | None = None) -> np.ndarray:
     """Return the (k, N_AUX) float32 statistics named in :data:`AUX_NAMES`, each roughly in [0, 1].
 
-    All are level-invariant except ``rms_db`` (the segment level, dBFS/90 + 1).
+    All are level-invariant except ``rms_db`` (the segment level, dBFS/90 + 1). ``power`` (the STFT
+    power) and ``fine_power`` (the 0.25 Hz power spectrum) are computed here unless given.
     """
     x = _check_segments(segments)
     if power is None:
@@ -268,7 +269,7 @@ def aux_features(segments: np.ndarray, power: np.ndarray | None = None, fine: np
     flatness = np.exp(np.mean(np.log(hi_quiet), axis=2)) / hi_quiet.mean(axis=2)
     aux = np.column_stack(
         [
-            _comb(x, fine),
+            _comb(x, fine_power),
             crest,
             near_peak,
             near_max,
@@ -322,8 +323,8 @@ def audio_features(segments: np.ndarray) -> AudioFeatures:
     """Return the model inputs of mono segments (log-mel, statistics, fine spectrum), each transform computed once."""
     x = _check_segments(segments)
     power = _power(x)
-    fine = _fine_power(x)
-    return AudioFeatures(_mel_db(power), aux_features(x, power, fine), fine_spectrum(x, fine))
+    fine_power = _fine_power(x)
+    return AudioFeatures(_mel_db(power), aux_features(x, power, fine_power), fine_spectrum(x, fine_power))
 
 
 def resample_to_model(mono: np.ndarray, rate_hz: int) -> np.ndarray:
