@@ -1,4 +1,8 @@
-"""Export a torch model to ONNX with its metadata, write it with its sha256 and check it against torch."""
+"""Export a torch model to ONNX with its metadata, write it with its sha256 and check it against torch.
+
+torch is imported only by the functions that need it: rewriting a shipped model's metadata
+(:func:`update_metadata`) needs onnx alone.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,13 @@ import io
 import json
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "ml" / "models"
 
@@ -27,6 +33,8 @@ def export_onnx(
     input_names: tuple[str, ...] = ("input",),
 ) -> tuple[Path, str]:
     """Export ``model`` as ``out_dir/name.onnx`` (metadata values JSON-encoded) and ``name.sha256``; return (path, sha256)."""
+    import torch
+
     model.eval()
     buf = io.BytesIO()
     with warnings.catch_warnings():
@@ -79,6 +87,7 @@ def update_metadata(name: str, updates: dict[str, Any], out_dir: Path = MODELS_D
 def max_abs_diff_vs_onnx(model: torch.nn.Module, path: Path, x: np.ndarray | tuple[np.ndarray, ...]) -> float:
     """Return the largest absolute difference between torch and onnxruntime outputs on ``x`` (one array per input)."""
     import onnxruntime as ort
+    import torch
 
     xs = x if isinstance(x, tuple) else (x,)
     model.eval()
