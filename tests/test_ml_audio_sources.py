@@ -89,17 +89,21 @@ def test_sentences_are_words() -> None:
 
 
 def test_split_by_source_never_shares_a_source() -> None:
-    from detectors.training.audio_sources import audio_sources
+    from detectors.training.audio_sources import audio_split
 
     for programme in (False, True):
-        train, evaluation = audio_sources(programme=programme)
-        assert not {s.name for s in train} & {s.name for s in evaluation}
-        assert {s.family for s in evaluation} >= {"speech", "music", "effects"}
+        split = audio_split(programme=programme)
+        train, validation, evaluation = ({s.name for s in part} for part in (split.train, split.validation, split.evaluation))
+        assert not train & evaluation and not train & validation and not validation & evaluation
+        assert {s.family for s in split.evaluation} >= {"speech", "music", "effects"}
+        assert {s.family for s in split.validation} >= {"speech", "music"}
     # programme mixes are built only from sources of their own side
-    train, evaluation = audio_sources()
-    train_names = {s.name for s in train}
-    for mix in (s for s in evaluation if s.family == "mix"):
-        assert not any(part in mix.name for part in train_names if part.startswith(("espeak_", "flite_", "gm_")))
+    split = audio_split()
+    train = {s.name for s in split.train}
+    for side in (split.validation, split.evaluation):
+        others = train | {s.name for s in (split.evaluation if side is split.validation else split.validation)}
+        for mix in (s for s in side if s.family == "mix"):
+            assert not any(part in mix.name for part in others if part.startswith(("espeak_", "flite_", "gm_")))
 
 
 def test_speed_change_moves_pitch_by_the_speed() -> None:

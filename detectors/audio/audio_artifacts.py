@@ -2,18 +2,19 @@
 
 The audio (channels averaged) is resampled to 16 kHz once, as it arrives, in blocks with
 enough context on both sides that the result equals resampling the whole stream. Every
-``hop_s`` the last second becomes a level-normalised log-mel spectrogram plus waveform
-statistics and the fine low-frequency spectrum (:func:`detectors.ml.features.audio_features`), classified by the shipped ONNX
-model ``audio_artifacts`` into none / hum / hiss / distortion / clicks
+``hop_s`` the last second becomes a level-normalised log-mel spectrogram, waveform statistics
+and the fine low-frequency spectrum (:func:`detectors.ml.features.audio_features`), classified
+by the shipped ONNX model ``audio_artifacts`` into none / hum / hiss / distortion / clicks
 (labels from the model metadata). A segment is *flagged* when its most likely class is a
 defect with probability >= ``min_confidence``. Consecutive flagged segments form a run; a
 run of at least ``min_segments`` segments becomes one event whose kind is the defect class
 with the largest summed probability over the run. Unless set, ``min_confidence`` and
 ``min_segments`` come from the model's metadata (``smoothing``: chosen on validation sources
-by :mod:`detectors.training.audio_validate` when the model was trained). Smoothing never hides a defect in a
-stream shorter than ``min_segments`` segments: there, every segment whose most likely class is
-a defect counts, whatever its probability (so a one-second file with a defect is reported). Streams shorter than one second are
-zero-padded to one segment; the end of a stream is always covered by a last segment.
+by :mod:`detectors.training.audio_validate` when the model was trained). Smoothing never
+hides a defect in a stream shorter than ``min_segments`` segments: there, every segment whose
+most likely class is a defect counts, whatever its probability (so a one-second file with a
+defect is reported). Streams shorter than one second are zero-padded to one segment; the end
+of a stream is always covered by a last segment.
 
 Runs with onnxruntime only (the ``ml`` extra); no torch.
 """
@@ -85,8 +86,9 @@ class AudioArtifactsDetector:
                 (0 < hop_s <= 1).
             min_confidence: smallest probability of the winning defect class for a flagged
                 segment, in (0, 1]; None: the model's ``smoothing`` metadata (else 0.6).
-            min_segments: consecutive flagged segments needed for an event (>= 1); streams
-                with fewer segments need one; None: the model's ``smoothing`` metadata (else 2).
+            min_segments: consecutive flagged segments needed for an event (>= 1); a stream
+                with fewer segments is judged without smoothing (any segment whose most likely
+                class is a defect); None: the model's ``smoothing`` metadata (else 2).
             threads: onnxruntime intra-op threads (>= 1).
             model: name of the shipped ONNX model.
         """

@@ -401,12 +401,6 @@ def audio_split(programme: bool = True) -> AudioSplit:
     return AudioSplit(train, validation, evaluation)
 
 
-def audio_sources(programme: bool = True) -> tuple[list[AudioSource], list[AudioSource]]:
-    """Return (train, evaluation) of :func:`audio_split`."""
-    split = audio_split(programme)
-    return split.train, split.evaluation
-
-
 def _real_path() -> str | None:
     try:
         from importlib.metadata import PackageNotFoundError, distribution

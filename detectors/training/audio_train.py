@@ -246,18 +246,6 @@ def train_model(train: AudioSet, epochs: int = 14, seed: int = SEED) -> AudioArt
     return net
 
 
-def predict(net: nn.Module, data: AudioSet) -> np.ndarray:
-    """Return class probabilities (n, classes) of ``data`` with the torch model."""
-    net.eval()
-    with torch.no_grad():
-        return np.concatenate(
-            [
-                torch.softmax(net(*(torch.from_numpy(a[i : i + 512]) for a in (data.features, data.aux, data.fine))), 1).numpy()
-                for i in range(0, len(data.labels), 512)
-            ]
-        )
-
-
 def confusion(labels: np.ndarray, pred: np.ndarray) -> np.ndarray:
     m = np.zeros((len(CLASSES), len(CLASSES)), np.int64)
     np.add.at(m, (labels, pred), 1)
@@ -385,7 +373,6 @@ def validate_audio(per_class: int = 300, hours: float = 2.0, streams_per_case: i
 
     Writes ``reports/training/audio_validation.json``.
     """
-    from detectors.training.audio_sources import audio_split
     from detectors.training.audio_validate import validate_smoothing
     from detectors.training.export import update_metadata
 
@@ -400,8 +387,8 @@ def validate_audio(per_class: int = 300, hours: float = 2.0, streams_per_case: i
     result["segments"] = segments
     path, digest = update_metadata(MODEL_NAME, {"smoothing": {**result["chosen"], "chosen_on": "validation sources"}})  # type: ignore[dict-item]
     say(f"smoothing stored in {path} (sha256 {digest})")
-    Path("reports/training").mkdir(parents=True, exist_ok=True)
-    Path("reports/training/audio_validation.json").write_text(json.dumps(result, indent=2) + "\n")
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    (REPORTS / "audio_validation.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
 
 
@@ -420,7 +407,7 @@ def pristine_durations(sources: list[AudioSource], total_s: float) -> dict[str, 
 def evaluate_audio(eval_sources: list[AudioSource] | None = None, per_class: int = 600, hours: float = 1.0) -> dict[str, object]:
     """Evaluate the shipped ONNX model: held-out simulated set and false events per hour of pristine held-out audio."""
     from detectors.audio.audio_artifacts import AudioArtifactsDetector
-    from detectors.media import AudioChunk
+    from detectors.training.audio_validate import feed_mono
 
     if eval_sources is None:
         eval_sources = audio_split().evaluation
@@ -462,15 +449,8 @@ def evaluate_audio(eval_sources: list[AudioSource] | None = None, per_class: int
     t_model = 0.0
     for k, src in enumerate(progress(eval_sources, len(eval_sources), "pristine programme")):
         x = src.audio(durations[src.name], take=100 + k)
-        det = AudioArtifactsDetector()
         t0 = time.perf_counter()
-        found = []
-        for i in range(0, x.size, 8000):
-            chunk = AudioChunk(
-                pts_s=seconds + i / AUDIO_RATE_HZ, sample_rate_hz=AUDIO_RATE_HZ, samples=x[i : i + 8000, None], start_sample=i
-            )
-            found.extend(det.feed(chunk))
-        found.extend(det.flush())
+        found = feed_mono(AudioArtifactsDetector(), x, start_s=seconds)
         t_model += time.perf_counter() - t0
         seconds += x.size / AUDIO_RATE_HZ
         events.extend(found)

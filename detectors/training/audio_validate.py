@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from detectors.audio.audio_artifacts import AudioArtifactsDetector
-from detectors.media import AudioChunk
+from detectors.media import AudioChunk, Event
 from detectors.ml.features import AUDIO_RATE_HZ
 from detectors.training.audio_sim import CLASSES, apply_defect
 from detectors.training.audio_sources import AudioSource
@@ -53,12 +53,21 @@ class _RecordingDetector(AudioArtifactsDetector):
         return super()._decide(start, end, probs)
 
 
+def feed_mono(det: AudioArtifactsDetector, x: np.ndarray, start_s: float = 0.0) -> list[Event]:
+    """Feed mono 16 kHz ``x`` to ``det`` in 0.5 s chunks starting at capture time ``start_s``, then flush; return the events."""
+    events: list[Event] = []
+    for i in range(0, x.size, 8000):
+        chunk = AudioChunk(
+            pts_s=start_s + i / AUDIO_RATE_HZ, sample_rate_hz=AUDIO_RATE_HZ, samples=x[i : i + 8000, None], start_sample=i
+        )
+        events.extend(det.feed(chunk))
+    return events + det.flush()
+
+
 def segment_probs(x: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
     """Run the shipped model over mono 16 kHz ``x`` exactly as the detector does; return (start, end, probs) per segment."""
     det = _RecordingDetector()
-    for i in range(0, x.size, 8000):
-        det.feed(AudioChunk(pts_s=i / AUDIO_RATE_HZ, sample_rate_hz=AUDIO_RATE_HZ, samples=x[i : i + 8000, None], start_sample=i))
-    det.flush()
+    feed_mono(det, x)
     return det.segments
 
 
