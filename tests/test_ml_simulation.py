@@ -119,6 +119,28 @@ def test_cell_scores_call_visible_damage_and_not_small_drift() -> None:
     assert cells[4:8, 6:14].all() and cells.sum() == 32  # exactly the damaged 4x8 cells
 
 
+def test_cell_scores_call_fine_texture_wiped_out_by_streaks() -> None:
+    """A one-pixel checkerboard (fine texture like lavfi cellauto) replaced by the vertical streaks of its first row:
+    every 4x4 average is the same grey, so only the lost vertical detail shows the damage; texture slid a few
+    pixels stays clean."""
+    import cv2
+
+    from detectors.training.video_sim import _planes_half, cell_scores
+
+    yy, xx = np.mgrid[0:192, 0:320]
+    y = (((yy + xx) % 2) * 200 + 28).astype(np.uint8)
+    bgr = cv2.cvtColor(y, cv2.COLOR_GRAY2BGR)
+    clean = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
+    bad = bgr.copy()
+    bad[96:] = bgr[96:97]  # the row above the damage repeated downwards
+    bad_i420 = cv2.cvtColor(bad, cv2.COLOR_BGR2YUV_I420)
+    assert np.abs(_planes_half(clean, 8) - _planes_half(bad_i420, 8)).max() < 1.0  # the smoothed planes agree
+    cells = corrupted_cells(clean, bad_i420)
+    assert cells[6:].all() and not cells[:6].any()
+    slid = cv2.cvtColor(np.roll(bgr, 3, axis=1), cv2.COLOR_BGR2YUV_I420)
+    assert cell_scores(clean, slid).max() <= CELL_DIFF_LEVELS
+
+
 def test_bitstream_corruption_labels_compare_with_the_clean_decode() -> None:
     frames = moving_frames(24)
     clean = corrupt_bitstream(frames, np.random.default_rng(0), "t", 320, 192, crf=23, gop=12, bframes=0, bursts=0)

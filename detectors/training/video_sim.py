@@ -18,12 +18,14 @@ decode of the same stream. Each frame also keeps the damaged frame shown just be
 Labels are about *visible* damage. Each 16x16 analysis cell gets a difference score
 (:func:`cell_scores`) against the clean decode: both frames are smoothed over 4x4 pixels
 (chroma over the same area); for each displacement of the clean frame by up to
-:data:`SHIFT_PX` (8) analysis pixels the cell's mean |dY| and mean |dU| + |dV| are taken, and
-the score is the larger of the two at the best-matching displacement, in 8-bit levels. A cell
-is corrupted when the score exceeds :data:`CELL_DIFF_LEVELS` (12 levels). Faint
+:data:`SHIFT_PX` (8) analysis pixels the cell's mean |dY|, its mean |dU| + |dV| and the change of
+its horizontal and vertical luma detail (mean |difference| of neighbouring pixels, unsmoothed)
+are taken, and the score is the largest of them at the best-matching displacement, in 8-bit
+levels. A cell is corrupted when the score exceeds :data:`CELL_DIFF_LEVELS` (12 levels). Faint
 error-concealment drift (a small DC shift), intact content that slid a few pixels (invisible
 on one frame, though large in pixel differences) and film grain stay below it; garbage,
-smears, wrong colours and content left far behind a moving picture do not. Cells between :data:`CELL_IGNORE_LEVELS` and the threshold are neither corrupted
+smears, wrong colours, content left far behind a moving picture and fine texture wiped out by
+streaks (which the smoothing alone averages to the same grey) do not. Cells between :data:`CELL_IGNORE_LEVELS` and the threshold are neither corrupted
 nor clean for training (their loss is ignored); an evaluation frame with no corrupted cell is
 clean, whatever its faint drift.
 """
@@ -85,15 +87,32 @@ def _planes_half(i420: np.ndarray, cell: int) -> np.ndarray:
     return cv2.copyMakeBorder(out, 0, hp - h // 2, 0, wp - w // 2, cv2.BORDER_REPLICATE)
 
 
+def _detail_half(i420: np.ndarray, cell: int) -> np.ndarray:
+    """Return the horizontal and vertical detail of an I420 frame's luma (mean |difference| of neighbouring pixels,
+    full resolution) averaged to half the luma size and padded like :func:`_planes_half`: (H', W', 2) float32."""
+    h, w = i420.shape[0] * 2 // 3, i420.shape[1]
+    y = i420[:h].astype(np.float32)
+    gx = np.zeros_like(y)
+    gy = np.zeros_like(y)
+    gx[:, :-1] = np.abs(np.diff(y, axis=1))
+    gy[:-1] = np.abs(np.diff(y, axis=0))
+    out = cv2.resize(np.dstack([gx, gy]), (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    hp, wp = -(-(h // 2) // cell) * cell, -(-(w // 2) // cell) * cell
+    return cv2.copyMakeBorder(out, 0, hp - h // 2, 0, wp - w // 2, cv2.BORDER_REPLICATE)
+
+
 def cell_scores(clean_i420: np.ndarray, bad_i420: np.ndarray) -> np.ndarray:
     """Return the per-cell difference score (8-bit levels) of two I420 frames of the same size.
 
-    Both frames are smoothed over 4x4 luma pixels (chroma over the same area). A cell's score
-    for one displacement is max(mean |dY|, mean |dU| + |dV|) over the cell; its score is the
-    smallest over displacements of the clean frame by up to :data:`SHIFT_PX` analysis pixels
-    (2-pixel steps). Intact content that merely drifted a few pixels, and texture or grain
-    that differs only in its fine detail, therefore score low; garbage, smears, wrong colours
-    and content displaced further score high. Edge cells are padded with edge values.
+    For one displacement of the clean frame a cell's score is the largest of: mean |dY| and mean
+    |dU| + |dV| of both frames smoothed over 4x4 luma pixels (chroma over the same area), and the
+    change of the cell's horizontal and of its vertical *detail* (mean |difference| of neighbouring
+    luma pixels at full resolution). The cell's score is the smallest over displacements of the
+    clean frame by up to :data:`SHIFT_PX` analysis pixels (2-pixel steps). Intact content that
+    merely drifted a few pixels, and texture or grain replaced by texture of the same detail
+    (concealment from the previous frame) therefore score low; garbage, smears, wrong colours,
+    content displaced further, and fine texture wiped out by streaks or flat blocks (which the
+    smoothing alone would average away) score high. Edge cells are padded with edge values.
     """
     if clean_i420.shape != bad_i420.shape or clean_i420.shape[0] % 3 or clean_i420.shape[1] % 4:
         raise ValueError(f"cell_scores: expected two I420 frames of one size, got {clean_i420.shape} and {bad_i420.shape}")
@@ -103,12 +122,18 @@ def cell_scores(clean_i420: np.ndarray, bad_i420: np.ndarray) -> np.ndarray:
     padded = cv2.copyMakeBorder(ref, r, r, r, r, cv2.BORDER_REPLICATE)
     hh, ww = bad.shape[:2]
     rows, cols = hh // cell, ww // cell
+    # the clean frame's cell-mean detail for every window position (window starting at each pixel), taken once
+    ref_detail = cv2.copyMakeBorder(_detail_half(clean_i420, cell), r, r, r, r, cv2.BORDER_REPLICATE)
+    ref_detail = cv2.boxFilter(ref_detail, -1, (cell, cell), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+    bad_detail = cv2.resize(_detail_half(bad_i420, cell), (cols, rows), interpolation=cv2.INTER_AREA)
     best = np.full((rows, cols), np.inf, np.float32)
     for dy in range(-r, r + 1):
         for dx in range(-r, r + 1):
             d = cv2.absdiff(padded[r + dy : r + dy + hh, r + dx : r + dx + ww], bad)
             m = cv2.resize(d, (cols, rows), interpolation=cv2.INTER_AREA)
-            np.minimum(best, np.maximum(m[..., 0], m[..., 1] + m[..., 2]), out=best)
+            detail = np.abs(ref_detail[r + dy : r + dy + hh : cell, r + dx : r + dx + ww : cell] - bad_detail)
+            score = np.maximum(np.maximum(m[..., 0], m[..., 1] + m[..., 2]), detail.max(axis=2))
+            np.minimum(best, score, out=best)
     h, w = clean_i420.shape[0] * 2 // 3, clean_i420.shape[1]
     return best[: -(-h // CELL_PX), : -(-w // CELL_PX)]
 

@@ -15,7 +15,8 @@ the probability of corruption for every 16x16 analysis cell (a 23x40 map; a 1080
 maps 48x48 pixels to a cell), the corrupted-area ratio (share of cells above 0.5) and a
 learned frame decision on statistics of the map (mean, largest local mean, share of cells
 above 0.5 and 0.8). A cell is trained as corrupted when the damage is visible (mean |dY| or
-|dU| + |dV| over the cell above 12 levels against the undamaged decode), and the decision's
+|dU| + |dV| over the cell, or the change of its luma detail, above 12 levels against the
+undamaged decode, see :func:`detectors.training.video_sim.cell_scores`), and the decision's
 0.5 point is set on clean frames of validation sources for a false-positive rate of about
 0.2 %. A frame is corrupted when the decision reaches ``min_decision``; runs of corrupted frames
 lasting at least ``min_duration_s`` become
