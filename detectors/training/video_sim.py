@@ -76,6 +76,12 @@ def cell_map(diff: np.ndarray, cell: int = CELL_PX) -> np.ndarray:
     return d.reshape(hp // cell, cell, wp // cell, cell).mean(axis=(1, 3))
 
 
+def _pad_to_cells(plane: np.ndarray, cell: int) -> np.ndarray:
+    """Return ``plane`` (H, W[, C]) padded at the bottom and right with edge values to whole cells of ``cell`` pixels."""
+    h, w = plane.shape[:2]
+    return cv2.copyMakeBorder(plane, 0, -(-h // cell) * cell - h, 0, -(-w // cell) * cell - w, cv2.BORDER_REPLICATE)
+
+
 def _planes_half(i420: np.ndarray, cell: int) -> np.ndarray:
     """Return Y, U, V of an I420 frame at half the luma size, smoothed over 4x4 luma pixels and padded (edge values)
     to whole cells of ``cell`` half-size pixels: (H', W', 3) float32."""
@@ -83,8 +89,7 @@ def _planes_half(i420: np.ndarray, cell: int) -> np.ndarray:
     y = cv2.resize(i420[:h], (w // 2, h // 2), interpolation=cv2.INTER_AREA).astype(np.float32)
     uv = i420[h:].reshape(2, h // 2, w // 2).astype(np.float32)
     out = cv2.blur(np.dstack([cv2.blur(y, (2, 2)), uv[0], uv[1]]), (2, 2))
-    hp, wp = -(-(h // 2) // cell) * cell, -(-(w // 2) // cell) * cell
-    return cv2.copyMakeBorder(out, 0, hp - h // 2, 0, wp - w // 2, cv2.BORDER_REPLICATE)
+    return _pad_to_cells(out, cell)
 
 
 def _detail_half(i420: np.ndarray, cell: int) -> np.ndarray:
@@ -97,8 +102,7 @@ def _detail_half(i420: np.ndarray, cell: int) -> np.ndarray:
     gx[:, :-1] = np.abs(np.diff(y, axis=1))
     gy[:-1] = np.abs(np.diff(y, axis=0))
     out = cv2.resize(np.dstack([gx, gy]), (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-    hp, wp = -(-(h // 2) // cell) * cell, -(-(w // 2) // cell) * cell
-    return cv2.copyMakeBorder(out, 0, hp - h // 2, 0, wp - w // 2, cv2.BORDER_REPLICATE)
+    return _pad_to_cells(out, cell)
 
 
 def cell_scores(clean_i420: np.ndarray, bad_i420: np.ndarray) -> np.ndarray:
