@@ -39,6 +39,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="train-audio: train only the ensemble member with this seed and save its weights (export-audio combines them)",
     )
+    parser.add_argument(
+        "--arch",
+        default=None,
+        choices=("narrow", "wide"),
+        help="train-video: backbone size, narrow or wide (default: video_train.ARCH)",
+    )
     args = parser.parse_args(argv)
     import torch
 
@@ -70,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("train-video", "all"):
         from detectors.training.video_train import train_video
 
-        results["video"] = train_video(quick=args.quick)
+        results["video"] = train_video(quick=args.quick, **({"arch": args.arch} if args.arch else {}))
     if args.command == "evaluate-video":
         from detectors.training.video_train import evaluate_video
 

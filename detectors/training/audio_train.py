@@ -147,7 +147,9 @@ def _mix_in(seg: np.ndarray, other: np.ndarray, rng: np.random.Generator, progra
     return (y * (0.89 / peak) if peak > 0.89 else y).astype(np.float32), gain_db
 
 
-def build_set(sources: list[AudioSource], per_class: int, seed: int, take: int = 0, vary: bool = False) -> AudioSet:
+def build_set(
+    sources: list[AudioSource], per_class: int, seed: int, take: int = 0, vary: bool = False, source_s: float = SOURCE_S
+) -> AudioSet:
     """Simulate ``per_class`` one-second segments of every class from ``sources``.
 
     With ``vary`` (training only), pristine segments are varied before the defect is simulated, to
@@ -158,7 +160,7 @@ def build_set(sources: list[AudioSource], per_class: int, seed: int, take: int =
     from detectors.training.audio_augment import change_speed, draw_speed, limit
 
     rng = np.random.default_rng(seed)
-    audio = _render(sources, take, SOURCE_S)
+    audio = _render(sources, take, source_s)
     names = list(audio)
     stats = {n: (float(np.sqrt(np.mean(a.astype(np.float64) ** 2))), float(np.abs(a).max())) for n, a in audio.items()}
     segs, labels, srcs, params = [], [], [], []
@@ -300,11 +302,12 @@ def member_path(seed: int) -> Path:
     return REPORTS / f"audio_member_{seed}.pt"
 
 
-def train_member(seed: int, per_class_train: int = 4500, epochs: int = 16) -> Path:
-    """Regenerate a training set with ``seed`` (segments, variations, defects) and train one member on it; save its weights."""
+def train_member(seed: int, per_class_train: int = 4500, epochs: int = 16, source_s: float = SOURCE_S) -> Path:
+    """Regenerate a training set with ``seed`` (segments, variations, defects; ``source_s`` seconds of each training
+    source) and train one member on it; save its weights."""
     train_sources = audio_split().train
     say(f"audio member {seed}: training sources {[s.name for s in train_sources]}")
-    net = train_model(build_set(train_sources, per_class_train, seed, vary=True), epochs, seed)
+    net = train_model(build_set(train_sources, per_class_train, seed, vary=True, source_s=source_s), epochs, seed)
     REPORTS.mkdir(parents=True, exist_ok=True)
     torch.save(net.state_dict(), member_path(seed))
     say(f"saved {member_path(seed)}")

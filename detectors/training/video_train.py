@@ -117,19 +117,29 @@ def frame_stats(p: torch.Tensor) -> torch.Tensor:
     )
 
 
+# backbone sizes: (channels after each stride-2 stage, residual blocks at 1/8)
+ARCHS: dict[str, tuple[tuple[int, int, int, int], int]] = {
+    "narrow": ((16, 32, 48, 64), 1),  # sessions 2-4
+    "wide": ((24, 48, 64, 96), 2),  # 2.4x the parameters, about half the frame rate
+}
+ARCH = "narrow"
+
+
 class CorruptionNet(nn.Module):
     """ResNet-style FCN: 4 stride-2 stages (residual blocks at 1/8 and 1/16, the last ones dilated for context),
     a 1x1-conv head giving the corruption probability per 16x16 cell, the soft corrupted-area ratio and a
     learned frame decision on map statistics (:func:`frame_stats`)."""
 
-    def __init__(self, in_channels: int = 3) -> None:
+    def __init__(self, in_channels: int = 3, arch: str = ARCH) -> None:
         super().__init__()
         self.in_channels = in_channels  # 3: one frame; 6: with the difference from the previous frame
+        self.arch = arch
+        (a, b, c, d), eighth = ARCHS[arch]
         self.backbone = nn.Sequential(
-            _down(in_channels, 16), _down(16, 32), _down(32, 48), ResBlock(48),
-            _down(48, 64), ResBlock(64), ResBlock(64, dilation=2), ResBlock(64, dilation=4),
+            _down(in_channels, a), _down(a, b), _down(b, c), *[ResBlock(c) for _ in range(eighth)],
+            _down(c, d), ResBlock(d), ResBlock(d, dilation=2), ResBlock(d, dilation=4),
         )  # fmt: skip
-        self.head = nn.Conv2d(64, 1, 1)
+        self.head = nn.Conv2d(d, 1, 1)
         self.decision = nn.Linear(N_STATS, 1)
         with torch.no_grad():
             self.decision.weight.copy_(torch.tensor([[0.0, 2.0, 30.0, 0.0, 0.0]]))
@@ -288,13 +298,14 @@ def train_model(
     seed: int = SEED,
     frame_steps: int = 0,
     temporal: bool = False,
+    arch: str = ARCH,
 ) -> CorruptionNet:
     """Stage 1: the cell map on random crops (BCE, uncertain cells ignored). Stage 1b (``frame_steps`` > 0): map and
     decision end to end on full training frames. Stage 2: the frame decision head refitted on full frames of the
     training and validation sources, its threshold set on the clean validation frames."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    net = CorruptionNet(TEMPORAL_CHANNELS if temporal else 3)
+    net = CorruptionNet(TEMPORAL_CHANNELS if temporal else 3, arch)
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     batch = 16
     steps = epochs * (crops_per_epoch // batch)
@@ -455,6 +466,7 @@ def export(net: CorruptionNet) -> tuple[Path, str, float]:
             + ("; then current - previous frame of the same stream (0 at a start)" if net.in_channels > 3 else ""),
         },
         "map_stride_px": MAP_STRIDE_PX,
+        "arch": net.arch,
         "positive_ratio": POSITIVE_RATIO,
         "cell_diff_levels": CELL_DIFF_LEVELS,
         "target_fpr": TARGET_FPR,
@@ -487,13 +499,19 @@ def _cached_frames(key: str, make: Callable[[], list[LabelledFrame]]) -> list[La
     return out
 
 
-def train_video(quick: bool = False, epochs: int = 160, frame_steps: int = 0, temporal: bool = False) -> dict[str, object]:
+def train_video(
+    quick: bool = False,
+    epochs: int = 160,
+    frame_steps: int = 0,
+    temporal: bool = False,
+    arch: str = ARCH,
+) -> dict[str, object]:
     """Regenerate data from the training sources, train, export ``block_corruption.onnx`` and evaluate."""
     split = video_sources()
     if quick:
         frames = build_frames(split.train[:4], SEED, 1, 16, 2, 4, 8)
         validation = build_frames(split.validation[:2], SEED + 2, 1, 16, 2, 0, 8)
-        net = train_model(frames, 1, 64, validation, frame_steps=4, temporal=temporal)
+        net = train_model(frames, 1, 64, validation, frame_steps=4, temporal=temporal, arch=arch)
     else:
         frames = _cached_frames("train", lambda: build_frames(split.train, SEED, 3, 36, 2, 30, 16))
         validation = _cached_frames("validation", lambda: build_frames(split.validation, SEED + 2, 2, 40, 1, 0, 24))
@@ -501,7 +519,7 @@ def train_video(quick: bool = False, epochs: int = 160, frame_steps: int = 0, te
             n_pos = sum(f.area_ratio >= POSITIVE_RATIO for f in part)
             n_neg = sum(not f.cells.any() for f in part)
             say(f"video {name} frames: {len(part)} ({n_pos} with area ratio >= {POSITIVE_RATIO}, {n_neg} clean)")
-        net = train_model(frames, epochs, 1600, validation, frame_steps=frame_steps, temporal=temporal)
+        net = train_model(frames, epochs, 1600, validation, frame_steps=frame_steps, temporal=temporal, arch=arch)
     Path("reports/training").mkdir(parents=True, exist_ok=True)
     torch.save(net.state_dict(), "reports/training/block_corruption.pt")
     path, digest, diff = export(net)
