@@ -1,4 +1,4 @@
-"""``python -m detectors.training {train-audio,export-audio,validate-audio,evaluate-audio,train-video,evaluate-video,all}``.
+"""``python -m detectors.training {train-audio,export-audio,validate-audio,evaluate-audio,train-video,validate-video,evaluate-video,all}``.
 
 Regenerates the simulated data from the pristine sources (fixed seeds), trains, exports the
 ONNX models into ``detectors/ml/models`` (with sha256) and prints the evaluation tables.
@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
             "validate-audio",
             "evaluate-audio",
             "train-video",
+            "validate-video",
             "evaluate-video",
             "all",
         ),
@@ -44,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         choices=("narrow", "wide"),
         help="train-video: backbone size, narrow or wide (default: video_train.ARCH)",
+    )
+    parser.add_argument(
+        "--hold",
+        type=float,
+        default=None,
+        help="evaluate-video: the detector's hold_decision (default none; see validate-video)",
     )
     args = parser.parse_args(argv)
     import torch
@@ -77,10 +84,14 @@ def main(argv: list[str] | None = None) -> int:
         from detectors.training.video_train import train_video
 
         results["video"] = train_video(quick=args.quick, **({"arch": args.arch} if args.arch else {}))
+    if args.command == "validate-video":
+        from detectors.training.video_train import validate_video, validation_frames
+
+        validate_video(validation_frames(quick=args.quick))
     if args.command == "evaluate-video":
         from detectors.training.video_train import evaluate_video
 
-        results["video"] = evaluate_video(quick=args.quick)
+        results["video"] = evaluate_video(quick=args.quick, hold_decision=args.hold)
     for key, value in results.items():
         (out / f"{key}_evaluation.json").write_text(json.dumps(value, indent=2) + "\n")
     print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "confusion"} for k, v in results.items()}, indent=2))  # type: ignore[union-attr]

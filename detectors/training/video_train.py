@@ -22,11 +22,13 @@ trained this long took flat grey areas of clean pans for grey decoder macroblock
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -508,13 +510,12 @@ def train_video(
 ) -> dict[str, object]:
     """Regenerate data from the training sources, train, export ``block_corruption.onnx`` and evaluate."""
     split = video_sources()
+    validation = validation_frames(quick)
     if quick:
         frames = build_frames(split.train[:4], SEED, 1, 16, 2, 4, 8)
-        validation = build_frames(split.validation[:2], SEED + 2, 1, 16, 2, 0, 8)
         net = train_model(frames, 1, 64, validation, frame_steps=4, temporal=temporal, arch=arch)
     else:
         frames = _cached_frames("train", lambda: build_frames(split.train, SEED, 3, 36, 2, 30, 16))
-        validation = _cached_frames("validation", lambda: build_frames(split.validation, SEED + 2, 2, 40, 1, 0, 24))
         for name, part in (("training", frames), ("validation", validation)):
             n_pos = sum(f.area_ratio >= POSITIVE_RATIO for f in part)
             n_neg = sum(not f.cells.any() for f in part)
@@ -525,6 +526,78 @@ def train_video(
     path, digest, diff = export(net)
     say(f"exported {path} ({path.stat().st_size} bytes, sha256 {digest}); max |onnx - torch| = {diff:.2e}")
     return evaluate_video(quick=quick)
+
+
+def validation_frames(quick: bool = False) -> list[LabelledFrame]:
+    """The labelled frames of the validation sources (never trained on, never evaluated), in clip order."""
+    sources = video_sources().validation
+    if quick:
+        return build_frames(sources[:2], SEED + 2, 1, 16, 2, 0, 8)
+    return _cached_frames("validation", lambda: build_frames(sources, SEED + 2, 2, 40, 1, 0, 24))
+
+
+def detector_pass(frames: list[LabelledFrame], **params: Any) -> dict[str, np.ndarray]:
+    """Feed ``frames`` to the shipped detector as streams: each clip in presentation order, a new clip after an
+    index gap (as after a capture gap). Return per frame the decision probability, area ratio, the detector's
+    own corrupted flag and whether the frame directly follows the one before it."""
+    from detectors.media import Frame
+    from detectors.video.block_corruption import BlockCorruptionDetector
+
+    det = BlockCorruptionDetector(BlockCorruptionDetector.Params(threads=1, **params))
+    cols: dict[str, list[float]] = {"decision": [], "area_ratio": [], "corrupted": [], "follows": []}
+    index = 0
+    for f in progress(frames, len(frames), "detector"):
+        index += 1 if f.prev is not None else 100
+        det.feed(Frame(index, index / 25, f.i420))
+        m = det.metrics()
+        cols["decision"].append(m["decision_score"])
+        cols["area_ratio"].append(m["area_ratio"])
+        cols["corrupted"].append(m["corrupted"])
+        cols["follows"].append(f.prev is not None)
+    det.flush()
+    return {
+        "decision": np.array(cols["decision"], np.float64),
+        "area_ratio": np.array(cols["area_ratio"], np.float64),
+        "corrupted": np.array(cols["corrupted"], bool),
+        "follows": np.array(cols["follows"], bool),
+    }
+
+
+HOLD_GRID = (0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01)  # 0.5 = the decision threshold itself: no hold
+
+
+def validate_video(validation: list[LabelledFrame] | None = None) -> dict[str, object]:
+    """On the validation sources only: frame F1 and clean-frame FPR of the detector for each ``hold_decision`` of
+    :data:`HOLD_GRID`, and the lowest hold that keeps the clean FPR within :data:`TARGET_FPR`.
+
+    Writes ``reports/training/video_validation.json``; the model is left as it is. For the session-4 model
+    this chose 0.05 (validation F1 0.80 -> 0.89 at an unchanged FPR of 0.12 %), but on the evaluation
+    sources the same hold raised the clean-frame FPR from 0.85 % to 2.6 % for an F1 of 0.798 against 0.789:
+    recovered frames after real damage kept scores above it. So the detector holds no run by default.
+    """
+    from detectors.video.block_corruption import corrupted_frames
+
+    frames = validation if validation is not None else validation_frames()
+    pos, used = _frame_targets(frames)
+    neg = used & ~pos
+    run = detector_pass(frames)
+    table: list[dict[str, float]] = []
+    lowest = HOLD_GRID[0]
+    for hold in HOLD_GRID:
+        pred = corrupted_frames(run["decision"], run["follows"], 0.5, hold)
+        f1, p, r = _f1(pred[used], pos[used])
+        fpr = float(pred[neg].mean()) if neg.any() else 0.0
+        table.append(
+            {"hold_decision": hold, "f1": round(f1, 4), "precision": round(p, 4), "recall": round(r, 4), "fpr": round(fpr, 5)}
+        )
+        say(f"validation hold {hold}: F1 {f1:.4f} (P {p:.4f}, R {r:.4f}), clean FPR {fpr:.4f}")
+        if fpr <= TARGET_FPR:
+            lowest = hold
+    say(f"lowest hold within the target FPR {TARGET_FPR} on validation: {lowest} (not stored in the model)")
+    result: dict[str, object] = {"lowest_within_target": lowest, "target_fpr": TARGET_FPR, "table": table}
+    Path("reports/training").mkdir(parents=True, exist_ok=True)
+    Path("reports/training/video_validation.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
 
 
 def _f1(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
@@ -545,11 +618,9 @@ def blockdetect_scores(frames: list[LabelledFrame]) -> np.ndarray:
     return np.array([float(o.metadata.get("lavfi.block", "nan")) for o in out])
 
 
-def evaluate_video(quick: bool = False) -> dict[str, object]:
-    """Evaluate the shipped ONNX model on REAL bitstream corruption and clean hard negatives of held-out sources."""
-    from detectors.media import Frame
-    from detectors.video.block_corruption import BlockCorruptionDetector
-
+def evaluate_video(quick: bool = False, hold_decision: float | None = None) -> dict[str, object]:
+    """Evaluate the shipped ONNX model on REAL bitstream corruption and clean hard negatives of held-out sources
+    (the detector with ``hold_decision``, default none, and the frame decision alone)."""
     eval_sources = video_sources().evaluation
     if quick:
         frames = build_frames(eval_sources[:3], SEED + 1, 2, 16, 1, 0, 16)
@@ -560,18 +631,8 @@ def evaluate_video(quick: bool = False) -> dict[str, object]:
     pos = ratio >= POSITIVE_RATIO
     neg = ~any_cell
     used = pos | neg
-    det = BlockCorruptionDetector(BlockCorruptionDetector.Params(threads=1))
-    dec, area = [], []
-    index = 0
-    for f in progress(frames, len(frames), "evaluate model"):
-        # the damaged decode of each clip in presentation order; a new clip starts after an index gap, as after a
-        # capture gap (the detector then has no previous frame)
-        index += 1 if f.prev is not None else 100
-        r = det.analyse(Frame(index, index / 25, f.i420))
-        dec.append(r.decision)
-        area.append(r.area_ratio)
-    decision = np.array(dec)
-    area_ratio = np.array(area)
+    run = detector_pass(frames, hold_decision=hold_decision)
+    decision, area_ratio = run["decision"], run["area_ratio"]
     kinds = np.array([f.kind for f in frames])
     families = {s.name: ("grain" if s.grain else s.family) for s in eval_sources}
     fam = np.array([families[f.source] for f in frames])
@@ -581,8 +642,12 @@ def evaluate_video(quick: bool = False) -> dict[str, object]:
         "negatives": int(neg.sum()),
         "excluded_partial": int((~used).sum()),
     }
-    for name, score, thr in (("model_decision", decision, 0.5), ("model_area_ratio", area_ratio, POSITIVE_RATIO)):
-        pred = score >= thr
+    # the detector (with the hold asked for), the frame decision alone, the area ratio alone
+    for name, pred in (
+        ("detector", run["corrupted"]),
+        ("model_decision", decision >= 0.5),
+        ("model_area_ratio", area_ratio >= POSITIVE_RATIO),
+    ):
         f1, p, r = _f1(pred[used], pos[used])
         result[name] = {"f1": round(f1, 4), "precision": round(p, 4), "recall": round(r, 4), "fpr": round(float(pred[neg].mean()), 5),
                         "fpr_by_kind": {str(k): round(float(pred[neg & (kinds == k)].mean()), 5) for k in sorted(set(kinds[neg]))},

@@ -18,7 +18,12 @@ above 0.5 and 0.8). A cell is trained as corrupted when the damage is visible (m
 |dU| + |dV| over the cell, or the change of its luma detail, above 12 levels against the
 undamaged decode, see :func:`detectors.training.video_sim.cell_scores`), and the decision's
 0.5 point is set on clean frames of validation sources for a false-positive rate of about
-0.2 %. A frame is corrupted when the decision reaches ``min_decision``; runs of corrupted frames
+0.2 %. A frame is corrupted when the decision reaches ``min_decision``, or when it directly follows
+a corrupted frame and the decision still reaches ``hold_decision`` (:func:`corrupted_frames`):
+decoder damage persists until the next intra refresh, while the picture it spoils changes, so
+once a run has started a weaker score could keep it going. By default there is no hold: the
+hold chosen on the validation sources tripled the false-positive rate on the evaluation
+sources (see :func:`detectors.training.video_train.validate_video`). Runs of corrupted frames
 lasting at least ``min_duration_s`` become
 ``block_corruption`` events whose region is the bounding box of the corrupted cells of the
 evidence frame (the frame of the run with the largest area), with every connected corrupted
@@ -75,6 +80,22 @@ class CorruptionResult:
         return out
 
 
+def corrupted_frames(decisions: np.ndarray, follows: np.ndarray, min_decision: float, hold_decision: float) -> np.ndarray:
+    """Return which frames are corrupted under the detector's rule, from their decision probabilities in stream order.
+
+    ``follows[i]`` is True when frame ``i`` directly follows frame ``i - 1`` of the same stream.
+    A frame is corrupted when its decision reaches ``min_decision``, or when it follows a
+    corrupted frame and its decision reaches ``hold_decision`` (at most ``min_decision``).
+    """
+    hold = min(hold_decision, min_decision)
+    out = np.zeros(len(decisions), bool)
+    on = False
+    for i, (d, f) in enumerate(zip(decisions, follows, strict=True)):
+        on = bool(d >= (hold if (on and f) else min_decision))
+        out[i] = on
+    return out
+
+
 def _channels(model: ModelSession) -> int:
     """Return the number of input planes the model takes (3: one frame; 6: with the previous frame)."""
     shape = model.session.get_inputs()[0].shape
@@ -112,6 +133,9 @@ class BlockCorruptionDetector:
 
         Attributes:
             min_decision: smallest decision probability of a corrupted frame, in (0, 1].
+            hold_decision: smallest decision probability of a frame that directly follows a
+                corrupted one to stay corrupted, in (0, 1] (used up to ``min_decision``); None:
+                no hold (every frame needs ``min_decision``).
             cell_threshold: probability at which a map cell counts as corrupted, in (0, 1).
             min_duration_s: shortest run reported, in seconds (>= 0; 0 reports single frames).
             threads: onnxruntime intra-op threads (>= 1).
@@ -119,6 +143,7 @@ class BlockCorruptionDetector:
         """
 
         min_decision: float = 0.5
+        hold_decision: float | None = None
         cell_threshold: float = 0.5
         min_duration_s: float = 0.0
         threads: int = 2
@@ -127,6 +152,8 @@ class BlockCorruptionDetector:
         def __post_init__(self) -> None:
             if not 0.0 < self.min_decision <= 1.0:
                 raise ValueError(f"block_corruption: min_decision must be in (0, 1], got {self.min_decision}")
+            if self.hold_decision is not None and not 0.0 < self.hold_decision <= 1.0:
+                raise ValueError(f"block_corruption: hold_decision must be in (0, 1], got {self.hold_decision}")
             if not 0.0 < self.cell_threshold < 1.0:
                 raise ValueError(f"block_corruption: cell_threshold must be in (0, 1), got {self.cell_threshold}")
             if not (math.isfinite(self.min_duration_s) and self.min_duration_s >= 0.0):
@@ -143,15 +170,23 @@ class BlockCorruptionDetector:
         self._last: dict[str, Any] = dict.fromkeys(self.metric_names)
         self._prev: tuple[int, tuple[int, ...], np.ndarray] | None = None  # (index, I420 shape, model input) of the last frame
         self._channels: int | None = None
+        self._held: tuple[int, tuple[int, ...]] | None = None  # (index, I420 shape) of the last frame judged corrupted
 
     def _session(self) -> ModelSession:
         if self._model is None:
             self._model = session(self.params.model, self.params.threads)
         return self._model
 
+    @property
+    def hold_decision(self) -> float:
+        """The hold in use: the ``hold_decision`` parameter up to ``min_decision``, else ``min_decision`` (no hold)."""
+        hold = self.params.hold_decision
+        return self.params.min_decision if hold is None else min(hold, self.params.min_decision)
+
     def reset(self) -> None:
         """Forget the previous frame: the next frame is analysed as the first of a stream."""
         self._prev = None
+        self._held = None
 
     def analyse(self, frame: Frame) -> CorruptionResult:
         """Run the model on one frame (and, for a temporal model, the frame analysed before it); return its map,
@@ -183,7 +218,9 @@ class BlockCorruptionDetector:
         if not isinstance(item, Frame):
             raise TypeError(f"block_corruption: expected a Frame, got {type(item).__name__}")
         result = self.analyse(item)
-        corrupted = result.decision >= self.params.min_decision
+        held = self._held is not None and self._held[0] + 1 == item.index and self._held[1] == item.i420.shape
+        corrupted = result.decision >= (self.hold_decision if held else self.params.min_decision)
+        self._held = (item.index, item.i420.shape) if corrupted else None
         self.last_metric = result.decision
         self._last = {
             "index": item.index,
@@ -207,6 +244,7 @@ class BlockCorruptionDetector:
         events = self._event(self._runs.flush())
         self._best = None
         self._prev = None
+        self._held = None
         return events
 
     def _event(self, run: Any) -> list[Event]:
