@@ -18,6 +18,13 @@ sources (never the evaluation ones) for a false-positive rate under :data:`TARGE
 Cell labels follow :mod:`detectors.training.video_sim` (visible damage, faint drift ignored).
 Plain backgrounds need their own hard negatives (:func:`_smooth_negative`): without them a map
 trained this long took flat grey areas of clean pans for grey decoder macroblocks.
+
+The backbone size is :data:`ARCH`. The wider one (``arch="wide"``, run 14,
+reports/training/video_run14_wide.log) fitted the training crops a little better and raised the
+validation recall at the operating point from 0.67 to 0.84, but on the evaluation sources its
+operating point was worse (F1 0.766 against 0.789, clean-frame FPR 1.5 % against 0.85 %; AUC 0.935
+against 0.927): 862 clean validation frames set the threshold by a single frame, too few to carry
+that choice over. The narrow model stays.
 """
 
 from __future__ import annotations
@@ -122,7 +129,7 @@ def frame_stats(p: torch.Tensor) -> torch.Tensor:
 # backbone sizes: (channels after each stride-2 stage, residual blocks at 1/8)
 ARCHS: dict[str, tuple[tuple[int, int, int, int], int]] = {
     "narrow": ((16, 32, 48, 64), 1),  # sessions 2-4
-    "wide": ((24, 48, 64, 96), 2),  # 2.4x the parameters, about half the frame rate
+    "wide": ((24, 48, 64, 96), 2),  # 2.4x the parameters, about half the frame rate (run 14, not shipped)
 }
 ARCH = "narrow"
 
