@@ -96,6 +96,11 @@ def corrupted_frames(decisions: np.ndarray, follows: np.ndarray, min_decision: f
     return out
 
 
+def _continues(last: tuple[int, tuple[int, ...]] | None, frame: Frame) -> bool:
+    """True when ``frame`` directly follows the frame keyed ``last`` (index, I420 shape) in the same stream."""
+    return last is not None and last[0] + 1 == frame.index and last[1] == frame.i420.shape
+
+
 def _channels(model: ModelSession) -> int:
     """Return the number of input planes the model takes (3: one frame; 6: with the previous frame)."""
     shape = model.session.get_inputs()[0].shape
@@ -198,7 +203,7 @@ class BlockCorruptionDetector:
         model = self._session()
         x = video_input(frame.i420, VIDEO_WIDTH_PX, VIDEO_HEIGHT_PX)
         prev = self._prev
-        follows = prev is not None and prev[0] + 1 == frame.index and prev[1] == frame.i420.shape
+        follows = prev is not None and _continues(prev[:2], frame)
         self._prev = (frame.index, frame.i420.shape, x)
         if self._channels is None:
             self._channels = _channels(model)
@@ -218,8 +223,7 @@ class BlockCorruptionDetector:
         if not isinstance(item, Frame):
             raise TypeError(f"block_corruption: expected a Frame, got {type(item).__name__}")
         result = self.analyse(item)
-        held = self._held is not None and self._held[0] + 1 == item.index and self._held[1] == item.i420.shape
-        corrupted = result.decision >= (self.hold_decision if held else self.params.min_decision)
+        corrupted = result.decision >= (self.hold_decision if _continues(self._held, item) else self.params.min_decision)
         self._held = (item.index, item.i420.shape) if corrupted else None
         self.last_metric = result.decision
         self._last = {
