@@ -118,3 +118,29 @@ def test_missing_member_weights_name_the_command(tmp_path: Path, monkeypatch: py
         FileNotFoundError, match=r"audio_member_7\.pt missing: run python -m detectors.training train-audio --seed 7"
     ):
         audio_train.load_members((7,))
+
+
+@pytest.mark.parametrize("arch", ["narrow", "wide"])
+def test_saved_video_weights_load_with_their_own_arch(arch: str, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from detectors.training.video_train import CorruptionNet, load_net
+
+    torch.manual_seed(3)
+    net = CorruptionNet(arch=arch).eval()
+    torch.save(net.state_dict(), tmp_path / "w.pt")
+    got = load_net(tmp_path / "w.pt")
+    assert got.arch == arch and got.in_channels == 3
+    x = torch.zeros(1, 3, 64, 96).uniform_(-1, 1)
+    with torch.no_grad():
+        assert torch.equal(got(x)[0], net(x)[0])
+
+
+def test_weights_of_another_model_are_named(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from detectors.training.video_train import CorruptionNet, load_net
+
+    state = CorruptionNet().state_dict()
+    state["head.weight"] = torch.zeros(1, 80, 1, 1)
+    torch.save(state, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match=r"other\.pt: not the weights of any CorruptionNet arch \(narrow, wide\)"):
+        load_net(tmp_path / "other.pt")

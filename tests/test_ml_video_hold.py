@@ -91,3 +91,13 @@ def test_no_hold_by_default_and_never_above_min_decision() -> None:
 def test_hold_decision_out_of_range_is_named(bad: float) -> None:
     with pytest.raises(ValueError, match=r"block_corruption: hold_decision must be in \(0, 1\]"):
         BlockCorruptionDetector.Params(hold_decision=bad)
+
+
+def test_damage_runs_split_at_clean_frames_and_new_streams() -> None:
+    pytest.importorskip("torch")
+    from detectors.training.video_train import damage_runs
+
+    pos = np.array([1, 1, 0, 1, 1, 1, 0, 0, 1], bool)
+    follows = np.array([0, 1, 1, 1, 0, 1, 1, 1, 1], bool)
+    assert damage_runs(pos, follows) == [(0, 2), (3, 4), (4, 6), (8, 9)]
+    assert damage_runs(np.zeros(4, bool), np.ones(4, bool)) == []

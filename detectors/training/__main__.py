@@ -1,4 +1,4 @@
-"""``python -m detectors.training {train-audio,export-audio,validate-audio,evaluate-audio,train-video,validate-video,evaluate-video,all}``.
+"""``python -m detectors.training {train-audio,export-audio,validate-audio,evaluate-audio,train-video,calibrate-video,validate-video,evaluate-video,all}``.
 
 Regenerates the simulated data from the pristine sources (fixed seeds), trains, exports the
 ONNX models into ``detectors/ml/models`` (with sha256) and prints the evaluation tables.
@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
             "validate-audio",
             "evaluate-audio",
             "train-video",
+            "calibrate-video",
             "validate-video",
             "evaluate-video",
             "all",
@@ -45,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         choices=("narrow", "wide"),
         help="train-video: backbone size, narrow or wide (default: video_train.ARCH)",
+    )
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        default=Path("reports/training/block_corruption.pt"),
+        help="calibrate-video: saved CorruptionNet weights (default: the last train-video run's)",
     )
     parser.add_argument(
         "--hold",
@@ -84,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         from detectors.training.video_train import train_video
 
         results["video"] = train_video(quick=args.quick, **({"arch": args.arch} if args.arch else {}))
+    if args.command == "calibrate-video":
+        from detectors.training.video_train import calibrate_video
+
+        results["video_calibration"] = calibrate_video(args.weights)
     if args.command == "validate-video":
         from detectors.training.video_train import validate_video, validation_frames
 
