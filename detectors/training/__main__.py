@@ -11,6 +11,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("train-audio", "all"):
         from detectors.training import audio_train
 
-        size: dict[str, int] = {"per_class_train": 300, "epochs": 2} if args.quick else {}
+        size: dict[str, Any] = {"per_class_train": 300, "epochs": 2, "source_s": 30.0} if args.quick else {}
         if args.seed is not None and args.command == "train-audio":
             audio_train.train_member(args.seed, **size)
         else:
