@@ -144,3 +144,18 @@ def test_weights_of_another_model_are_named(tmp_path: Path) -> None:
     torch.save(state, tmp_path / "other.pt")
     with pytest.raises(ValueError, match=r"other\.pt: not the weights of any CorruptionNet arch \(narrow, wide\)"):
         load_net(tmp_path / "other.pt")
+
+
+def test_weights_with_an_older_decision_head_load_for_refitting_only(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from detectors.training.video_train import N_STATS, CorruptionNet, load_net
+
+    net = CorruptionNet().eval()
+    state = net.state_dict()
+    state["decision.weight"] = torch.ones(1, N_STATS - 1)
+    torch.save(state, tmp_path / "old.pt")
+    with pytest.raises(ValueError, match=rf"old\.pt: its decision head takes {N_STATS - 1} map statistics, this code {N_STATS}"):
+        load_net(tmp_path / "old.pt")
+    got = load_net(tmp_path / "old.pt", map_only=True)
+    assert torch.equal(got.head.weight, net.head.weight)
+    assert got.decision.weight.shape == (1, N_STATS)
