@@ -541,7 +541,7 @@ def train_video(
         frames = build_frames(split.train[:4], SEED, 1, 16, 2, 4, 8)
         net = train_model(frames, 1, 64, validation, frame_steps=4, temporal=temporal, arch=arch)
     else:
-        frames = _cached_frames("train", lambda: build_frames(split.train, SEED, 3, 36, 2, 30, 16))
+        frames = training_frames()
         for name, part in (("training", frames), ("validation", validation)):
             n_pos = sum(f.area_ratio >= POSITIVE_RATIO for f in part)
             n_neg = sum(not f.cells.any() for f in part)
@@ -583,7 +583,7 @@ def calibrate_video(weights: Path) -> dict[str, object]:
     """
     net = load_net(weights, map_only=True)
     say(f"{weights}: arch {net.arch}, {net.in_channels} input channels")
-    frames = _cached_frames("train", lambda: build_frames(video_sources().train, SEED, 3, 36, 2, 30, 16))
+    frames = training_frames()
     validation = validation_frames()
     z = fit_decision(net, frames, validation)
     pos, used = _frame_targets(validation)
@@ -609,6 +609,11 @@ def calibrate_video(weights: Path) -> dict[str, object]:
     for k, v in result.items():
         say(f"{k}: {v}")
     return result
+
+
+def training_frames() -> list[LabelledFrame]:
+    """The labelled frames of the training sources (3 damaged clips, 30 simulated frames and clean encodes each)."""
+    return _cached_frames("train", lambda: build_frames(video_sources().train, SEED, 3, 36, 2, 30, 16))
 
 
 def validation_frames(quick: bool = False) -> list[LabelledFrame]:
