@@ -120,9 +120,7 @@ def _grid() -> list[tuple[float, int]]:
     return list(itertools.product(CONFIDENCES, SEGMENTS))
 
 
-def validate_smoothing(
-    sources: list[AudioSource], hours: float = 6.0, streams_per_case: int = 30, seed: int = 91
-) -> dict[str, object]:
+def validate_smoothing(sources: list[AudioSource], hours: float, streams_per_case: int = 30, seed: int = 91) -> dict[str, object]:
     """Measure false events per hour and event recall for the smoothing grid on ``sources``; return the table and choice."""
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)

@@ -602,7 +602,7 @@ def calibrate_video(weights: Path) -> dict[str, object]:
             for fpr in (0.001, 0.002, 0.005, 0.01, 0.02)
         },
     }
-    np.savez(Path("reports/training") / f"{Path(weights).stem}_validation_logits.npz", z=z, pos=pos, neg=neg)
+    np.savez(Path("reports/training") / f"{weights.stem}_validation_logits.npz", z=z, pos=pos, neg=neg)
     torch.save(net.state_dict(), "reports/training/block_corruption.pt")  # the weights of the exported model
     path, digest, diff = export(net)
     say(f"exported {path} ({path.stat().st_size} bytes, sha256 {digest}); max |onnx - torch| = {diff:.2e}")
