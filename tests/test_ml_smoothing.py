@@ -40,16 +40,80 @@ def feed(det: AudioArtifactsDetector, x: np.ndarray) -> list:  # type: ignore[ty
     return out + det.flush()
 
 
-@pytest.mark.parametrize(("confidence", "segments"), [(0.5, 1), (0.6, 2), (0.9, 3)])
-def test_validation_replica_gives_the_detectors_events(confidence: float, segments: int) -> None:
+@pytest.mark.parametrize(("confidence", "segments", "merge"), [(0.5, 1, 0.0), (0.6, 2, 0.0), (0.9, 3, 0.0), (0.5, 1, 2.0)])
+def test_validation_replica_gives_the_detectors_events(confidence: float, segments: int, merge: float) -> None:
     from detectors.training.audio_validate import segment_probs, smoothed_runs
 
     x = programme(11.0, seed=5)
-    events = feed(AudioArtifactsDetector(AudioArtifactsDetector.Params(min_confidence=confidence, min_segments=segments)), x)
-    runs = smoothed_runs(segment_probs(x), confidence, segments)
+    params = AudioArtifactsDetector.Params(min_confidence=confidence, min_segments=segments, merge_gap_s=merge)
+    events = feed(AudioArtifactsDetector(params), x)
+    runs = smoothed_runs(segment_probs(x), confidence, segments, merge)
     assert [(r.kind, r.start / RATE, r.end / RATE) for r in runs] == [(e.kind, e.start_s, e.end_s) for e in events]
     if segments == 1:
         assert runs, "the test stream must produce events, or it checks nothing"
+
+
+class ScriptedDetector(AudioArtifactsDetector):
+    """The detector with the model's class probabilities replaced by a script, one row per segment in order
+    (the smoothing under test; the shipped model still gives the labels)."""
+
+    def __init__(self, script: list[list[float]], **params: float) -> None:
+        super().__init__(AudioArtifactsDetector.Params(min_confidence=0.9, min_segments=2, **params))  # type: ignore[arg-type]
+        self.script = [np.asarray(p, np.float32) for p in script]
+        assert self.labels[:3] == ("none", "hum", "hiss")  # loads the model's labels (classify is replaced)
+
+    def classify(self, *inputs: np.ndarray) -> np.ndarray:
+        n = inputs[0].shape[0]
+        done = len(self.segment_metrics)
+        return np.stack(self.script[done : done + n])
+
+
+NONE, HUM, HISS, WEAK_HUM = [1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0.3, 0.7, 0, 0, 0]
+
+
+def scripted_events(script: list[list[float]], chunk: int = RATE // 2, **params: float) -> tuple[list, list[int]]:  # type: ignore[type-arg]
+    """Feed silence covering ``len(script)`` segments (hop 0.5 s) in chunks; return the events and the segment
+    count at which each was returned."""
+    det = ScriptedDetector(script, **params)
+    x = np.zeros(RATE // 2 * (len(script) + 1), np.float32)
+    events, when = [], []
+    for i in range(0, x.size, chunk):
+        got = det.feed(AudioChunk(pts_s=i / RATE, sample_rate_hz=RATE, samples=x[i : i + chunk, None], start_sample=i))
+        events += got
+        when += [len(det.segment_metrics)] * len(got)
+    got = det.flush()
+    assert len(det.segment_metrics) == len(script), "the script must cover every segment the detector analyses"
+    return events + got, when + [len(script)] * len(got)
+
+
+def test_one_segment_dipping_under_the_confidence_does_not_split_a_defect() -> None:
+    # segments start every 0.5 s and last 1 s: runs 1-2 and 4-5 touch (2.0 s), the dip at 3 lies between them
+    events, when = scripted_events([NONE, HUM, HUM, WEAK_HUM, HUM, HUM, NONE, NONE, NONE, NONE])
+    assert [(e.kind, e.start_s, e.end_s) for e in events] == [("hum", 0.5, 3.5)]
+    assert events[0].details["runs"] == 2 and events[0].details["segments"] == 4
+    assert when == [8], "released as soon as no later run can join it (segment 8 would start at 4.0 s), not at the end"
+
+
+def test_runs_apart_or_of_another_kind_stay_separate_events() -> None:
+    apart = [NONE, HUM, HUM, NONE, NONE, HUM, HUM, NONE, NONE]  # 0.5 s between the spans
+    events, _ = scripted_events(apart)
+    assert [(e.kind, e.start_s, e.end_s) for e in events] == [("hum", 0.5, 2.0), ("hum", 2.5, 4.0)]
+    events, _ = scripted_events(apart, merge_gap_s=0.5)
+    assert [(e.kind, e.start_s, e.end_s, e.details["runs"]) for e in events] == [("hum", 0.5, 4.0, 2)]
+    events, _ = scripted_events([NONE, HUM, HUM, NONE, HISS, HISS, NONE, NONE])
+    assert [e.kind for e in events] == ["hum", "hiss"]
+
+
+def test_a_pending_event_at_the_end_of_the_stream_is_reported() -> None:
+    events, when = scripted_events([NONE, HUM, HUM, NONE, HUM, HUM])
+    assert [(e.kind, e.start_s, e.end_s, e.details["runs"]) for e in events] == [("hum", 0.5, 3.5, 2)]
+    assert when == [6]
+
+
+@pytest.mark.parametrize("gap", [-0.5, float("nan"), float("inf")])
+def test_merge_gap_must_be_a_finite_non_negative_number(gap: float) -> None:
+    with pytest.raises(ValueError, match="merge_gap_s"):
+        AudioArtifactsDetector.Params(merge_gap_s=gap)
 
 
 def _copy_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,9 @@ by the shipped ONNX model ``audio_artifacts`` into none / hum / hiss / distortio
 (labels from the model metadata). A segment is *flagged* when its most likely class is a
 defect with probability >= ``min_confidence``. Consecutive flagged segments form a run; a
 run of at least ``min_segments`` segments becomes one event whose kind is the defect class
-with the largest summed probability over the run. Unless set, ``min_confidence`` and
+with the largest summed probability over the run. Events of the same kind whose spans touch or lie
+within ``merge_gap_s`` of each other are one event: with overlapping segments, one segment that
+dips under ``min_confidence`` in the middle of a defect would otherwise split it in two. Unless set, ``min_confidence`` and
 ``min_segments`` come from the model's metadata (``smoothing``: chosen on validation sources
 by :mod:`detectors.training.audio_validate` when the model was trained). Smoothing never
 hides a defect in a stream shorter than ``min_segments`` segments: there, every segment whose
@@ -65,6 +67,9 @@ def _downmix(samples: np.ndarray) -> np.ndarray:
 class AudioArtifactsDetector:
     """Report hum, hiss, distortion and clicks found by the learned segment classifier.
 
+    An event's details give the number of flagged segments it covers, their most likely labels and the
+    number of runs joined into it (``runs``, see ``merge_gap_s``).
+
     Per-segment metrics: :attr:`segment_metrics` holds one record per analysed segment
     (start/end in seconds, most likely class, its probability, P(none), flagged or not);
     :meth:`metrics` returns the last one and :attr:`last_metric` its defect probability
@@ -89,6 +94,9 @@ class AudioArtifactsDetector:
             min_segments: consecutive flagged segments needed for an event (>= 1); a stream
                 with fewer segments is judged without smoothing (any segment whose most likely
                 class is a defect); None: the model's ``smoothing`` metadata (else 2).
+            merge_gap_s: events of the same kind separated by at most this many seconds
+                are reported as one (>= 0; 0: spans that touch, as around a single segment
+                under ``min_confidence`` at the default hop).
             threads: onnxruntime intra-op threads (>= 1).
             model: name of the shipped ONNX model.
         """
@@ -96,6 +104,7 @@ class AudioArtifactsDetector:
         hop_s: float = 0.5
         min_confidence: float | None = None
         min_segments: int | None = None
+        merge_gap_s: float = 0.0
         threads: int = 1
         model: str = "audio_artifacts"
 
@@ -106,6 +115,8 @@ class AudioArtifactsDetector:
                 raise ValueError(f"audio_artifacts: min_confidence must be in (0, 1], got {self.min_confidence}")
             if self.min_segments is not None and not (isinstance(self.min_segments, int) and self.min_segments >= 1):
                 raise ValueError(f"audio_artifacts: min_segments must be an integer >= 1, got {self.min_segments!r}")
+            if not (math.isfinite(self.merge_gap_s) and self.merge_gap_s >= 0.0):
+                raise ValueError(f"audio_artifacts: merge_gap_s must be a finite number of seconds >= 0, got {self.merge_gap_s}")
             if not (isinstance(self.threads, int) and self.threads >= 1):
                 raise ValueError(f"audio_artifacts: threads must be an integer >= 1, got {self.threads!r}")
 
@@ -128,6 +139,9 @@ class AudioArtifactsDetector:
         self._covered_to = 0  # 16 kHz index up to which segments have been analysed
         self._run: list[tuple[int, int, np.ndarray]] = []  # flagged segments: (start, end, probs)
         self._early: list[tuple[int, int, np.ndarray]] = []  # the first segments, for a stream shorter than smoothing
+        self._pending: list[tuple[int, int, np.ndarray]] = []  # the last run that qualified, until no later one can join it
+        self._pending_kind = 0
+        self._pending_runs = 0
         self.segment_metrics: list[dict[str, float | int | str | None]] = []
         self.last_metric: float | None = None
 
@@ -205,7 +219,7 @@ class AudioArtifactsDetector:
             events.extend(self._short_stream_events())
         else:
             events.extend(self._close_run())
-        return events
+        return events + self._release()
 
     def _append(self, x: np.ndarray) -> None:
         self._native = np.concatenate([self._native, x]) if self._native.size else x.copy()
@@ -270,7 +284,7 @@ class AudioArtifactsDetector:
         total16 = self._buf_start + self._buf.size
         if final:  # samples past the end of the stream (zero-padding to whole resampling units) are not audio
             total16 = min(total16, math.ceil((self._end - self._first) * AUDIO_RATE_HZ / self._clock.rate_hz))
-        hop = max(1, round(self.params.hop_s * AUDIO_RATE_HZ))
+        hop = self._hop16()
         starts: list[int] = []
         while self._next_seg + SEGMENT_SAMPLES <= total16:
             starts.append(self._next_seg)
@@ -320,7 +334,10 @@ class AudioArtifactsDetector:
         if flagged:
             self._run.append((start, end, probs))
             return []
-        return self._close_run()
+        events = self._close_run()
+        if self._pending and start + self._hop16() > self._pending_end() + self._merge_gap16():
+            events.extend(self._release())  # a later run starts after this segment, too late to join
+        return events
 
     def _short_stream_events(self) -> list[Event]:
         """Events of a stream with fewer segments than ``min_segments``: no smoothing at all, so that it never hides
@@ -332,7 +349,7 @@ class AudioArtifactsDetector:
             if probs is not None and int(np.argmax(probs)) != 0:
                 run.append(segment)  # type: ignore[arg-type]
                 continue
-            events.extend(self._event(run))
+            events.extend(self._merge(run))
             run = []
         return events
 
@@ -340,14 +357,39 @@ class AudioArtifactsDetector:
         run, self._run = self._run, []
         if len(run) < self.smoothing[1]:
             return []
-        return self._event(run)
+        return self._merge(run)
 
-    def _event(self, run: list[tuple[int, int, np.ndarray]]) -> list[Event]:
+    def _hop16(self) -> int:
+        return max(1, round(self.params.hop_s * AUDIO_RATE_HZ))
+
+    def _merge_gap16(self) -> int:
+        return round(self.params.merge_gap_s * AUDIO_RATE_HZ)
+
+    def _pending_end(self) -> int:
+        return max(e for _, e, _ in self._pending)
+
+    def _merge(self, run: list[tuple[int, int, np.ndarray]]) -> list[Event]:
+        """Join ``run`` to the pending run when both are of one kind and close enough; else release the pending one
+        and keep ``run`` pending (a later run may still join it)."""
         if not run:
             return []
-        total = np.sum([p for _, _, p in run], axis=0)
-        total[0] = -1.0
-        k = int(np.argmax(total))
+        kind = _kind(run)
+        if self._pending and kind == self._pending_kind and run[0][0] <= self._pending_end() + self._merge_gap16():
+            self._pending.extend(run)
+            self._pending_runs += 1
+            return []
+        events = self._release()
+        self._pending, self._pending_kind, self._pending_runs = list(run), kind, 1
+        return events
+
+    def _release(self) -> list[Event]:
+        run, self._pending = self._pending, []
+        return self._event(run, self._pending_runs)
+
+    def _event(self, run: list[tuple[int, int, np.ndarray]], runs: int) -> list[Event]:
+        if not run:
+            return []
+        k = _kind(run)
         counts: dict[str, int] = {}
         for _, _, p in run:
             label = self._labels[int(np.argmax(p))]
@@ -358,7 +400,14 @@ class AudioArtifactsDetector:
             start_s=self._clock.time_of(self._native_of(run[0][0])),
             end_s=self._clock.time_of(self._native_of(max(e for _, e, _ in run))),
             score=float(np.mean([p[k] for _, _, p in run])),
-            details={"segments": len(run), "segment_labels": counts},
+            details={"segments": len(run), "segment_labels": counts, "runs": runs},
         )
         log.debug("audio_artifacts: %s", event.describe())
         return [event]
+
+
+def _kind(run: list[tuple[int, int, np.ndarray]]) -> int:
+    """The defect class (index) with the largest probability summed over the segments of a run."""
+    total = np.sum([p for _, _, p in run], axis=0)
+    total[0] = -1.0
+    return int(np.argmax(total))

@@ -6,7 +6,8 @@ smoothing: ``min_confidence`` (a segment is flagged when its winning defect clas
 probability) and ``min_segments`` (consecutive flagged segments needed for an event). This module
 measures, for a grid of both, on audio from the validation sources only:
 
-- false events per hour of pristine programme;
+- false events per hour of pristine programme (counted as the detector reports them: events of one kind
+  whose spans touch are one event, ``merge_gap_s``);
 - event recall on pristine programme with one defect of a given duration inserted (an event of the
   right kind must overlap the defect).
 
@@ -80,17 +81,25 @@ class Run:
     kind: str
 
 
-def smoothed_runs(segments: list[tuple[int, int, np.ndarray]], min_confidence: float, min_segments: int) -> list[Run]:
+def smoothed_runs(
+    segments: list[tuple[int, int, np.ndarray]], min_confidence: float, min_segments: int, merge_gap_s: float = 0.0
+) -> list[Run]:
     """The events :class:`AudioArtifactsDetector` would report with this smoothing (streams longer than
-    ``min_segments`` segments; checked against the detector by a test)."""
+    ``min_segments`` segments; checked against the detector by a test): runs of flagged segments, then runs of
+    one kind within ``merge_gap_s`` of each other joined."""
     runs: list[Run] = []
     current: list[tuple[int, int, np.ndarray]] = []
+    gap = round(merge_gap_s * AUDIO_RATE_HZ)
 
     def close() -> None:
         if len(current) >= min_segments:
             total = np.sum([p for _, _, p in current], axis=0)
             total[0] = -1.0
-            runs.append(Run(current[0][0], max(e for _, e, _ in current), CLASSES[int(np.argmax(total))]))
+            run = Run(current[0][0], max(e for _, e, _ in current), CLASSES[int(np.argmax(total))])
+            if runs and runs[-1].kind == run.kind and run.start <= runs[-1].end + gap:
+                prev = runs.pop()
+                run = Run(prev.start, max(prev.end, run.end), run.kind)
+            runs.append(run)
         current.clear()
 
     for s, e, p in segments:
