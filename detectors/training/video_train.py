@@ -733,11 +733,8 @@ def evaluate_video(quick: bool = False, hold_decision: float | None = None) -> d
     else:
         key = f"evaluation_{EVALUATION_CLIPS}x40_clean{EVALUATION_CLEAN}"
         frames = _cached_frames(key, lambda: build_frames(eval_sources, SEED + 1, EVALUATION_CLIPS, 40, 1, 0, EVALUATION_CLEAN))
-    ratio = np.array([f.area_ratio for f in frames])
-    any_cell = np.array([bool(f.cells.any()) for f in frames])
-    pos = ratio >= POSITIVE_RATIO
-    neg = ~any_cell
-    used = pos | neg
+    pos, used = _frame_targets(frames)
+    neg = used & ~pos
     run = detector_pass(frames, hold_decision=hold_decision)
     decision, area_ratio = run["decision"], run["area_ratio"]
     kinds = np.array([f.kind for f in frames])
