@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 
 from detectors.training.video_train import N_STATS, frame_stats
 
-ROW_SPREAD = N_STATS - 1
+ROW_SPREAD, STEP = 5, 6
 
 
 def _map(rows_flagged: slice, rows: int = 22, cols: int = 40) -> torch.Tensor:
@@ -29,4 +29,25 @@ def test_row_spread_separates_banded_damage_from_a_map_firing_everywhere() -> No
 def test_row_spread_has_a_gradient_on_a_uniform_map() -> None:
     p = _map(slice(None)).requires_grad_(True)
     frame_stats(p)[0, ROW_SPREAD].backward()
+    assert p.grad is not None and torch.isfinite(p.grad).all()
+
+
+def test_step_marks_damage_reaching_down_from_a_row() -> None:
+    from_row = frame_stats(_map(slice(15, None)))[0, STEP]  # concealed from a lost packet to the end of the frame
+    mid_patch = frame_stats(_map(slice(8, 14)))[0, STEP]  # a band in the middle: no step down to the end
+    everywhere = frame_stats(_map(slice(None)))[0, STEP]
+    clean = frame_stats(_map(slice(0, 0)))[0, STEP]
+    assert frame_stats(_map(slice(0, 0))).shape == (1, N_STATS) and STEP == N_STATS - 1
+    assert from_row == pytest.approx(1.0, abs=0.01)  # every row below flagged, none above
+    assert everywhere < 0.01 and clean < 0.01
+    assert 0.0 < mid_patch < 0.6 * from_row
+
+
+def test_step_equals_a_direct_computation_and_has_a_gradient() -> None:
+    p = torch.rand(3, 1, 23, 40, generator=torch.Generator().manual_seed(4)).requires_grad_(True)
+    got = frame_stats(p)[:, STEP]
+    rows = torch.sigmoid((p.detach() - 0.5) * 40.0).mean(dim=3)[:, 0]
+    want = [max(float(r[k:].mean() - r[:k].mean()) for k in range(1, 23)) for r in rows]
+    assert got.detach().tolist() == pytest.approx(want, abs=1e-5)
+    got.sum().backward()
     assert p.grad is not None and torch.isfinite(p.grad).all()

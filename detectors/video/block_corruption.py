@@ -14,7 +14,9 @@ head gives
 the probability of corruption for every 16x16 analysis cell (a 23x40 map; a 1080p frame
 maps 48x48 pixels to a cell), the corrupted-area ratio (share of cells above 0.5) and a
 learned frame decision on statistics of the map (mean, largest local mean, share of cells
-above 0.5 and 0.8). A cell is trained as corrupted when the damage is visible (mean |dY| or
+above 0.5 and 0.8, how unevenly its rows are flagged and whether the flagged share steps up from
+some row down, as where a decoder conceals the rest of a slice; see
+:func:`detectors.training.video_train.frame_stats`). A cell is trained as corrupted when the damage is visible (mean |dY| or
 |dU| + |dV| over the cell, or the change of its luma detail, above 12 levels against the
 undamaged decode, see :func:`detectors.training.video_sim.cell_scores`), and the decision's
 0.5 point is set on clean frames of validation sources for a false-positive rate of about
