@@ -140,7 +140,6 @@ class AudioArtifactsDetector:
         self._run: list[tuple[int, int, np.ndarray]] = []  # flagged segments: (start, end, probs)
         self._early: list[tuple[int, int, np.ndarray]] = []  # the first segments, for a stream shorter than smoothing
         self._pending: list[tuple[int, int, np.ndarray]] = []  # the last run that qualified, until no later one can join it
-        self._pending_kind = 0
         self._pending_runs = 0
         self.segment_metrics: list[dict[str, float | int | str | None]] = []
         self.last_metric: float | None = None
@@ -373,13 +372,12 @@ class AudioArtifactsDetector:
         and keep ``run`` pending (a later run may still join it)."""
         if not run:
             return []
-        kind = _kind(run)
-        if self._pending and kind == self._pending_kind and run[0][0] <= self._pending_end() + self._merge_gap16():
+        if self._pending and _kind(run) == _kind(self._pending) and run[0][0] <= self._pending_end() + self._merge_gap16():
             self._pending.extend(run)
             self._pending_runs += 1
             return []
         events = self._release()
-        self._pending, self._pending_kind, self._pending_runs = list(run), kind, 1
+        self._pending, self._pending_runs = list(run), 1
         return events
 
     def _release(self) -> list[Event]:
