@@ -1,4 +1,4 @@
-"""``python -m detectors.training {train-audio,export-audio,validate-audio,evaluate-audio,train-video,calibrate-video,validate-video,evaluate-video,all}``.
+"""``python -m detectors.training {train-audio,export-audio,validate-audio,evaluate-audio,train-video,calibrate-video,decision-cv,validate-video,evaluate-video,all}``.
 
 Regenerates the simulated data from the pristine sources (fixed seeds), trains, exports the
 ONNX models into ``detectors/ml/models`` (with sha256) and prints the evaluation tables.
@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
             "evaluate-audio",
             "train-video",
             "calibrate-video",
+            "decision-cv",
             "validate-video",
             "evaluate-video",
             "all",
@@ -52,7 +53,13 @@ def main(argv: list[str] | None = None) -> int:
         "--weights",
         type=Path,
         default=Path("reports/training/block_corruption.pt"),
-        help="calibrate-video: saved CorruptionNet weights (default: the last train-video run's)",
+        help="calibrate-video, decision-cv: saved CorruptionNet weights (default: the last train-video run's)",
+    )
+    parser.add_argument(
+        "--split-seed",
+        type=int,
+        default=100,
+        help="decision-cv: seed of the first random split of the validation sources (default 100)",
     )
     parser.add_argument(
         "--hold",
@@ -96,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         from detectors.training.video_train import calibrate_video
 
         results["video_calibration"] = calibrate_video(args.weights)
+    if args.command == "decision-cv":
+        from detectors.training.video_decision_cv import decision_cv
+
+        results["video_decision_cv"] = decision_cv(args.weights, args.split_seed)
     if args.command == "validate-video":
         from detectors.training.video_train import validate_video, validation_frames
 

@@ -118,7 +118,9 @@ def _down(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
-N_STATS = 7
+# The columns of frame_stats, in order (see its docstring).
+STAT_NAMES = ("mean", "local_max", "share_0.5", "share_0.8", "mean_flagged", "row_spread", "step")
+N_STATS = len(STAT_NAMES)
 TEMPORAL_CHANNELS = 6  # current Y, U, V and current - previous (detectors.ml.features.video_temporal_input)
 P_STILL = 0.35  # temporal model: share of training inputs without the previous frame (difference zero), see _crops
 
