@@ -141,7 +141,7 @@ def frame_stats(p: torch.Tensor) -> torch.Tensor:
     packet to the end of its slice, so damage reaches down from some row on, while a misread texture or a
     damaged patch mid-frame has no such step. In the same cross-validation on the shipped map (run 13) it
     raised that recall from 0.48 to 0.55 and, on new source splits, from 0.44 to 0.51; on the map of run 15
-    (not shipped) it lowered it from 0.40 to 0.35 (reports/training/video_stat_cv_*.log). Such folds hold
+    (not shipped) it lowered it from 0.40 to 0.35 (``python -m detectors.training decision-cv``). Such folds hold
     about 3000 clean frames, so 0.2 % is 6 of them: the figures are noisy.
     """
     hard = torch.sigmoid((p - 0.5) * 40.0)  # differentiable binarisation
