@@ -40,17 +40,21 @@ def feed(det: AudioArtifactsDetector, x: np.ndarray) -> list:  # type: ignore[ty
     return out + det.flush()
 
 
-@pytest.mark.parametrize(("confidence", "segments", "merge"), [(0.5, 1, 0.0), (0.6, 2, 0.0), (0.9, 3, 0.0), (0.5, 1, 2.0)])
+@pytest.mark.parametrize(("confidence", "segments", "merge"), [(0.5, 1, 0.0), (0.6, 2, 0.0), (0.9, 3, 0.0), (0.6, 1, 0.5)])
 def test_validation_replica_gives_the_detectors_events(confidence: float, segments: int, merge: float) -> None:
     from detectors.training.audio_validate import segment_probs, smoothed_runs
 
     x = programme(11.0, seed=5)
     params = AudioArtifactsDetector.Params(min_confidence=confidence, min_segments=segments, merge_gap_s=merge)
     events = feed(AudioArtifactsDetector(params), x)
-    runs = smoothed_runs(segment_probs(x), confidence, segments, merge)
+    segments_probs = segment_probs(x)
+    runs = smoothed_runs(segments_probs, confidence, segments, merge)
     assert [(r.kind, r.start / RATE, r.end / RATE) for r in runs] == [(e.kind, e.start_s, e.end_s) for e in events]
     if segments == 1:
         assert runs, "the test stream must produce events, or it checks nothing"
+    if merge:
+        unmerged = smoothed_runs(segments_probs, confidence, segments)
+        assert len(runs) < len(unmerged), "the merge case must join runs (clicks 0.5 s apart), or it checks nothing"
 
 
 class ScriptedDetector(AudioArtifactsDetector):
