@@ -21,7 +21,15 @@ import torch
 from torch import nn
 
 from detectors.training.progress import say
-from detectors.training.video_train import STAT_NAMES, TARGET_FPR, _frame_stats, _frame_targets, load_net, validation_frames
+from detectors.training.video_train import (
+    STAT_NAMES,
+    TARGET_FPR,
+    _frame_stats,
+    _frame_targets,
+    fit_logistic,
+    load_net,
+    validation_frames,
+)
 
 
 def _fit(stats: torch.Tensor, positive: np.ndarray, seed: int) -> tuple[nn.Linear, torch.Tensor, torch.Tensor]:
@@ -29,14 +37,7 @@ def _fit(stats: torch.Tensor, positive: np.ndarray, seed: int) -> tuple[nn.Linea
     head = nn.Linear(stats.shape[1], 1)
     mu, sd = stats.mean(0), stats.std(0) + 1e-6
     weight = np.where(positive, (~positive).sum() / max(positive.sum(), 1), 1.0).astype(np.float32)
-    y, w = torch.from_numpy(positive.astype(np.float32)), torch.from_numpy(weight)
-    opt = torch.optim.Adam(head.parameters(), lr=0.05)
-    for _ in range(800):
-        z = head((stats - mu) / sd)[:, 0]
-        loss = (nn.functional.binary_cross_entropy_with_logits(z, y, reduction="none") * w).sum() / w.sum()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    fit_logistic(head, (stats - mu) / sd, torch.from_numpy(positive.astype(np.float32)), torch.from_numpy(weight))
     return head, mu, sd
 
 

@@ -455,6 +455,18 @@ def finetune_frames(net: CorruptionNet, frames: list[LabelledFrame], steps: int,
             fsum = msum = 0.0
 
 
+def fit_logistic(head: nn.Linear, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, steps: int = 800) -> torch.Tensor:
+    """Fit ``head`` as a weighted logistic regression of targets ``y`` (0/1) on ``x`` (Adam); return the last loss."""
+    opt = torch.optim.Adam(head.parameters(), lr=0.05)
+    loss = torch.zeros(())
+    for _ in range(steps):
+        loss = (nn.functional.binary_cross_entropy_with_logits(head(x)[:, 0], y, reduction="none") * w).sum() / w.sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return loss
+
+
 def fit_decision(net: CorruptionNet, frames: list[LabelledFrame], validation: list[LabelledFrame]) -> np.ndarray:
     """Fit the decision head (weighted logistic regression on :func:`frame_stats`) and set its threshold; return the
     decision logits of the validation frames (corrupted at >= 0).
@@ -470,13 +482,7 @@ def fit_decision(net: CorruptionNet, frames: list[LabelledFrame], validation: li
     wt = used * np.where(is_val, 3.0, 1.0)
     wt = np.where(pos, wt * (wt[~pos].sum() / max(wt[pos].sum(), 1e-9)), wt)  # balance the two classes
     y, w = torch.from_numpy(pos.astype(np.float32)), torch.from_numpy(wt.astype(np.float32))
-    head_opt = torch.optim.Adam(net.decision.parameters(), lr=0.05)
-    for _ in range(800):
-        out = net.decision(s)[:, 0]
-        loss = (nn.functional.binary_cross_entropy_with_logits(out, y, reduction="none") * w).sum() / w.sum()
-        head_opt.zero_grad()
-        loss.backward()
-        head_opt.step()
+    loss = fit_logistic(net.decision, s, y, w)
     with torch.no_grad():
         z = net.decision(s)[:, 0].numpy()
         neg = used & ~pos
