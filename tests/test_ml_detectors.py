@@ -100,6 +100,22 @@ def test_streaming_resampling_equals_resampling_the_whole_stream(size: int) -> N
     assert np.abs(got - probs[:, 0]).max() < 1e-3
 
 
+@pytest.mark.parametrize("hop_s", [0.5, 0.25, 1.0, 0.123])
+def test_shared_stft_rows_equal_computing_each_segment(hop_s: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The detector computes the STFT rows overlapping segments share once; the model then sees exactly the inputs of
+    segments computed one by one (at 1 s no rows are shared; at 0.123 s segments start off the frame grid)."""
+    from detectors.ml.features import frame_power
+
+    x = hummed(tune(4.3, seed=5), RATE, 3 * RATE)
+    shared = AudioArtifactsDetector(AudioArtifactsDetector.Params(hop_s=hop_s))
+    feed_audio(shared, x, size=777)
+    monkeypatch.setattr(AudioArtifactsDetector, "_segment_power", lambda self, start, total16, seg: frame_power(seg))
+    alone = AudioArtifactsDetector(AudioArtifactsDetector.Params(hop_s=hop_s))
+    feed_audio(alone, x, size=777)
+    assert len(shared.segment_metrics) == len(alone.segment_metrics) >= 4
+    assert shared.segment_metrics == alone.segment_metrics  # every probability bit for bit
+
+
 def write_wav(path: Path, x: np.ndarray, rate: int = RATE) -> None:
     from scipy.io import wavfile
 

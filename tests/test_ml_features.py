@@ -9,6 +9,7 @@ from detectors.ml.features import (
     AUX_NAMES,
     FINE_BINS_PER_HZ,
     FINE_LO_HZ,
+    HOP,
     N_AUX,
     N_FINE,
     N_FRAMES,
@@ -17,6 +18,7 @@ from detectors.ml.features import (
     audio_features,
     aux_features,
     fine_spectrum,
+    frame_power,
     log_mel,
 )
 from detectors.training.audio_sim import add_clicks, add_distortion, add_hiss, add_hum
@@ -130,3 +132,18 @@ def test_fine_spectrum_peaks_at_a_hum_harmonic_within_a_quarter_hertz() -> None:
     fine = fine_spectrum(x[None])[0]
     assert FINE_LO_HZ + int(np.argmax(fine)) / FINE_BINS_PER_HZ == pytest.approx(100.5, abs=0.25)
     assert fine[round((333.0 - FINE_LO_HZ) * FINE_BINS_PER_HZ)] == pytest.approx(-20.0 / 40.0, abs=0.05)  # 20 dB down
+
+
+def test_stft_rows_of_a_stream_are_the_rows_of_its_segments() -> None:
+    """frame_power over a stream gives, row for row and bit for bit, the power audio_features computes for each
+    segment starting on a multiple of HOP; a power passed in must have the segments' shape."""
+    x = np.concatenate([programme(s) for s in range(3)])
+    rows = frame_power(x)
+    starts = range(0, x.size - SEGMENT_SAMPLES + 1, 50 * HOP)
+    segs = np.stack([x[s : s + SEGMENT_SAMPLES] for s in starts])
+    shared = np.stack([rows[s // HOP : s // HOP + N_FRAMES] for s in starts])
+    assert np.array_equal(shared, frame_power(segs))
+    for a, b in zip(audio_features(segs, shared), audio_features(segs), strict=True):
+        assert np.array_equal(a, b)
+    with pytest.raises(ValueError, match="power of shape"):
+        audio_features(segs, shared[:, :-1])

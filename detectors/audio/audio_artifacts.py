@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -34,7 +35,16 @@ import numpy as np
 from detectors.audio._stream import SampleClock, check_chunk
 from detectors.media import AudioChunk, Event, Frame, Medium
 from detectors.ml import ModelSession, session
-from detectors.ml.features import AUDIO_INPUT_NAMES, AUDIO_RATE_HZ, SEGMENT_SAMPLES, audio_features
+from detectors.ml.features import (
+    AUDIO_INPUT_NAMES,
+    AUDIO_RATE_HZ,
+    HOP,
+    N_FFT,
+    N_FRAMES,
+    SEGMENT_SAMPLES,
+    audio_features,
+    frame_power,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +72,37 @@ def _downmix(samples: np.ndarray) -> np.ndarray:
         mono += samples[:, c]
     mono *= np.float32(1.0 / samples.shape[1])
     return mono
+
+
+class _PowerRows:
+    """STFT power rows of the 16 kHz stream (row j: the frame starting at sample j * HOP), kept between segments.
+
+    Overlapping segments that start on a multiple of HOP share rows (44 of 94 at the default 0.5 s hop);
+    each is computed once, and equals what :func:`~detectors.ml.features.audio_features` computes per segment.
+    """
+
+    def __init__(self) -> None:
+        self._first = 0  # frame number of _rows[0]
+        self._rows = np.zeros((0, N_FFT // 2 + 1), np.float32)
+
+    def of_segment(self, start: int, samples: Callable[[int, int], np.ndarray]) -> np.ndarray:
+        """(N_FRAMES, bins) power of the segment starting at 16 kHz index ``start`` (a multiple of HOP);
+        ``samples(a, b)`` returns the stream's 16 kHz samples a..b."""
+        f0 = start // HOP
+        end = self._first + self._rows.shape[0]
+        if not self._first <= f0 <= end:  # no shared rows (a gap between segments): start afresh
+            self._first, self._rows, end = f0, self._rows[:0], f0
+        if f0 + N_FRAMES > end:
+            new = frame_power(samples(end * HOP, (f0 + N_FRAMES - 1) * HOP + N_FFT))
+            self._rows = np.concatenate([self._rows, new]) if self._rows.size else new
+        return self._rows[f0 - self._first : f0 - self._first + N_FRAMES]
+
+    def drop_before(self, start: int) -> None:
+        """Forget the rows of frames starting before 16 kHz index ``start`` (no later segment needs them)."""
+        n = min(max(0, start // HOP - self._first), self._rows.shape[0])
+        if n:
+            self._rows = self._rows[n:]
+            self._first += n
 
 
 class AudioArtifactsDetector:
@@ -137,6 +178,7 @@ class AudioArtifactsDetector:
         self._next_seg = 0  # 16 kHz index of the start of the next segment to analyse
         self._segments = 0
         self._covered_to = 0  # 16 kHz index up to which segments have been analysed
+        self._power = _PowerRows()
         self._run: list[tuple[int, int, np.ndarray]] = []  # flagged segments: (start, end, probs)
         self._early: list[tuple[int, int, np.ndarray]] = []  # the first segments, for a stream shorter than smoothing
         self._pending: list[tuple[int, int, np.ndarray]] = []  # the last run that qualified, until no later one can join it
@@ -295,7 +337,9 @@ class AudioArtifactsDetector:
         if not starts:
             return []
         segs = np.stack([self._segment(s, total16) for s in starts])
-        probs = self.classify(*audio_features(segs))
+        probs = self.classify(
+            *audio_features(segs, np.stack([self._segment_power(s, total16, seg) for s, seg in zip(starts, segs)]))
+        )
         events: list[Event] = []
         for s, p in zip(starts, probs, strict=True):
             events.extend(self._decide(s, min(s + SEGMENT_SAMPLES, total16), p))
@@ -304,6 +348,7 @@ class AudioArtifactsDetector:
         if keep_from > self._buf_start:
             self._buf = self._buf[keep_from - self._buf_start :]
             self._buf_start = keep_from
+        self._power.drop_before(self._next_seg)
         return events
 
     def _segment(self, start: int, total16: int) -> np.ndarray:
@@ -311,6 +356,12 @@ class AudioArtifactsDetector:
         if seg.size < SEGMENT_SAMPLES:
             seg = np.pad(seg, (0, SEGMENT_SAMPLES - seg.size))
         return seg
+
+    def _segment_power(self, start: int, total16: int, seg: np.ndarray) -> np.ndarray:
+        """The STFT power of a segment: from the shared rows when it starts on a frame boundary and lies within the stream."""
+        if start % HOP or start + SEGMENT_SAMPLES > total16:  # off the frame grid, or zero-padded at the end
+            return frame_power(seg)
+        return self._power.of_segment(start, lambda a, b: self._buf[a - self._buf_start : b - self._buf_start])
 
     def _decide(self, start: int, end: int, probs: np.ndarray) -> list[Event]:
         self._segments += 1

@@ -66,12 +66,16 @@ def _window() -> np.ndarray:
     return np.hanning(N_FFT + 1)[:-1].astype(np.float32)
 
 
-def _power(x: np.ndarray) -> np.ndarray:
-    """(k, SEGMENT_SAMPLES) -> (k, N_FRAMES, N_FFT//2+1) float32 STFT power (Hann window)."""
+def frame_power(x: np.ndarray) -> np.ndarray:
+    """STFT power (Hann window) of float32 samples ``x`` (..., n): (..., 1 + (n - N_FFT) // HOP, N_FFT//2+1) float32.
+
+    Frame j covers ``x[..., j * HOP : j * HOP + N_FFT]``, so two overlapping segments whose starts differ by a
+    multiple of HOP share rows: a stream analyser can compute each row once (the detector does).
+    """
     from numpy.lib.stride_tricks import sliding_window_view
     from scipy import fft  # single precision transform (numpy's is double precision)
 
-    frames = sliding_window_view(x, N_FFT, axis=1)[:, ::HOP] * _window()  # (k, N_FRAMES, N_FFT), one copy
+    frames = sliding_window_view(x, N_FFT, axis=-1)[..., ::HOP, :] * _window()  # (..., frames, N_FFT), one copy
     spec = fft.rfft(frames, axis=-1)
     return (spec.real**2 + spec.imag**2).astype(np.float32)
 
@@ -103,7 +107,7 @@ def log_mel(segments: np.ndarray) -> np.ndarray:
         (k, 1, N_MELS, N_FRAMES) float32: power in dB relative to the loudest cell of the
         segment, floored at FLOOR_DB and divided by DB_SCALE (so values lie in [-3, 0]).
     """
-    return _mel_db(_power(_check_segments(segments)))
+    return _mel_db(frame_power(_check_segments(segments)))
 
 
 # Waveform and fine-spectrum statistics the log-mel image cannot show: the 1 Hz spectrum at the
@@ -231,7 +235,7 @@ def aux_features(segments: np.ndarray, power: np.ndarray | None = None, fine_pow
     """
     x = _check_segments(segments)
     if power is None:
-        power = _power(x)
+        power = frame_power(x)
     k, n = x.shape
     a = np.abs(x)
     peak = a.max(axis=1) + 1e-9
@@ -319,10 +323,17 @@ class AudioFeatures(NamedTuple):
 AUDIO_INPUT_NAMES = ("input", "aux", "fine")
 
 
-def audio_features(segments: np.ndarray) -> AudioFeatures:
-    """Return the model inputs of mono segments (log-mel, statistics, fine spectrum), each transform computed once."""
+def audio_features(segments: np.ndarray, power: np.ndarray | None = None) -> AudioFeatures:
+    """Return the model inputs of mono segments (log-mel, statistics, fine spectrum), each transform computed once.
+
+    ``power``: the segments' (k, N_FRAMES, N_FFT//2+1) STFT power when the caller already has it
+    (:func:`frame_power` rows shared between overlapping segments); computed here otherwise.
+    """
     x = _check_segments(segments)
-    power = _power(x)
+    if power is None:
+        power = frame_power(x)
+    elif power.shape != (x.shape[0], N_FRAMES, N_FFT // 2 + 1):
+        raise ValueError(f"expected power of shape {(x.shape[0], N_FRAMES, N_FFT // 2 + 1)}, got {power.shape}")
     fine_power = _fine_power(x)
     return AudioFeatures(_mel_db(power), aux_features(x, power, fine_power), fine_spectrum(x, fine_power))
 
