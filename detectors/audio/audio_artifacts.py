@@ -5,7 +5,8 @@ enough context on both sides that the result equals resampling the whole stream.
 ``hop_s`` the last second becomes a level-normalised log-mel spectrogram, waveform statistics
 and the fine low-frequency spectrum (:func:`detectors.ml.features.audio_features`), classified
 by the shipped ONNX model ``audio_artifacts`` into none / hum / hiss / distortion / clicks
-(labels from the model metadata). A segment is *flagged* when its most likely class is a
+(labels from the model metadata). The STFT frames that overlapping segments share are computed
+once (:class:`_PowerRows`); the inputs are bit for bit those of each segment computed alone. A segment is *flagged* when its most likely class is a
 defect with probability >= ``min_confidence``. Consecutive flagged segments form a run; a
 run of at least ``min_segments`` segments becomes one event whose kind is the defect class
 with the largest summed probability over the run. Events of the same kind whose spans touch or lie
