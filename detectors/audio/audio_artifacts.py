@@ -6,8 +6,8 @@ enough context on both sides that the result equals resampling the whole stream.
 and the fine low-frequency spectrum (:func:`detectors.ml.features.audio_features`), classified
 by the shipped ONNX model ``audio_artifacts`` into none / hum / hiss / distortion / clicks
 (labels from the model metadata). The STFT frames that overlapping segments share are computed
-once (:class:`_PowerRows`); the inputs are bit for bit those of each segment computed alone. A segment is *flagged* when its most likely class is a
-defect with probability >= ``min_confidence``. Consecutive flagged segments form a run; a
+once (:class:`_PowerRows`); the inputs are bit for bit those of each segment computed alone. A
+segment is *flagged* when its most likely class is a defect with probability >= ``min_confidence``. Consecutive flagged segments form a run; a
 run of at least ``min_segments`` segments becomes one event whose kind is the defect class
 with the largest summed probability over the run. Events of the same kind whose spans touch or lie
 within ``merge_gap_s`` of each other are one event: with overlapping segments, one segment that
@@ -40,6 +40,7 @@ from detectors.ml.features import (
     AUDIO_INPUT_NAMES,
     AUDIO_RATE_HZ,
     HOP,
+    N_BINS,
     N_FFT,
     N_FRAMES,
     SEGMENT_SAMPLES,
@@ -84,14 +85,15 @@ class _PowerRows:
 
     def __init__(self) -> None:
         self._first = 0  # frame number of _rows[0]
-        self._rows = np.zeros((0, N_FFT // 2 + 1), np.float32)
+        self._rows = np.zeros((0, N_BINS), np.float32)
 
     def of_segment(self, start: int, samples: Callable[[int, int], np.ndarray]) -> np.ndarray:
         """(N_FRAMES, bins) power of the segment starting at 16 kHz index ``start`` (a multiple of HOP);
         ``samples(a, b)`` returns the stream's 16 kHz samples a..b."""
+        self.drop_before(start)  # starts only increase: rows before this one are done with (keeps copies short)
         f0 = start // HOP
         end = self._first + self._rows.shape[0]
-        if not self._first <= f0 <= end:  # no shared rows (a gap between segments): start afresh
+        if not self._first <= f0 <= end:  # segments further apart than a segment, or one before the kept rows: afresh
             self._first, self._rows, end = f0, self._rows[:0], f0
         if f0 + N_FRAMES > end:
             new = frame_power(samples(end * HOP, (f0 + N_FRAMES - 1) * HOP + N_FFT))
@@ -353,7 +355,7 @@ class AudioArtifactsDetector:
         return events
 
     def _segment(self, start: int, total16: int) -> np.ndarray:
-        seg = self._buf[start - self._buf_start : min(start + SEGMENT_SAMPLES, total16) - self._buf_start]
+        seg = self._samples16(start, min(start + SEGMENT_SAMPLES, total16))
         if seg.size < SEGMENT_SAMPLES:
             seg = np.pad(seg, (0, SEGMENT_SAMPLES - seg.size))
         return seg
@@ -362,7 +364,11 @@ class AudioArtifactsDetector:
         """The STFT power of a segment: from the shared rows when it starts on a frame boundary and lies within the stream."""
         if start % HOP or start + SEGMENT_SAMPLES > total16:  # off the frame grid, or zero-padded at the end
             return frame_power(seg)
-        return self._power.of_segment(start, lambda a, b: self._buf[a - self._buf_start : b - self._buf_start])
+        return self._power.of_segment(start, self._samples16)
+
+    def _samples16(self, a: int, b: int) -> np.ndarray:
+        """The 16 kHz samples with indices a..b (from the first sample of the stream), as the buffer holds them."""
+        return self._buf[a - self._buf_start : b - self._buf_start]
 
     def _decide(self, start: int, end: int, probs: np.ndarray) -> list[Event]:
         self._segments += 1

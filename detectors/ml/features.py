@@ -18,6 +18,7 @@ import numpy as np
 AUDIO_RATE_HZ = 16000
 SEGMENT_SAMPLES = 16000
 N_FFT = 1024
+N_BINS = N_FFT // 2 + 1  # STFT bins of a frame
 HOP = 160
 N_MELS = 64
 FMIN_HZ = 20.0
@@ -37,8 +38,8 @@ def _mel_to_hz(m: np.ndarray) -> np.ndarray:
 
 @functools.cache
 def mel_filterbank() -> np.ndarray:
-    """Return the (N_FFT//2+1, N_MELS) triangular mel filterbank (float32), built once on first use."""
-    n_bins = N_FFT // 2 + 1
+    """Return the (N_BINS, N_MELS) triangular mel filterbank (float32), built once on first use."""
+    n_bins = N_BINS
     freqs = np.linspace(0.0, AUDIO_RATE_HZ / 2, n_bins)
     mels = np.linspace(float(_hz_to_mel(FMIN_HZ)), float(_hz_to_mel(FMAX_HZ)), N_MELS + 2)
     edges = _mel_to_hz(mels)
@@ -67,7 +68,7 @@ def _window() -> np.ndarray:
 
 
 def frame_power(x: np.ndarray) -> np.ndarray:
-    """STFT power (Hann window) of float32 samples ``x`` (..., n): (..., 1 + (n - N_FFT) // HOP, N_FFT//2+1) float32.
+    """STFT power (Hann window) of float32 samples ``x`` (..., n): (..., 1 + (n - N_FFT) // HOP, N_BINS) float32.
 
     Frame j covers ``x[..., j * HOP : j * HOP + N_FFT]``, so two overlapping segments whose starts differ by a
     multiple of HOP share rows: a stream analyser can compute each row once (the detector does).
@@ -326,14 +327,14 @@ AUDIO_INPUT_NAMES = ("input", "aux", "fine")
 def audio_features(segments: np.ndarray, power: np.ndarray | None = None) -> AudioFeatures:
     """Return the model inputs of mono segments (log-mel, statistics, fine spectrum), each transform computed once.
 
-    ``power``: the segments' (k, N_FRAMES, N_FFT//2+1) STFT power when the caller already has it
+    ``power``: the segments' (k, N_FRAMES, N_BINS) STFT power when the caller already has it
     (:func:`frame_power` rows shared between overlapping segments); computed here otherwise.
     """
     x = _check_segments(segments)
     if power is None:
         power = frame_power(x)
-    elif power.shape != (x.shape[0], N_FRAMES, N_FFT // 2 + 1):
-        raise ValueError(f"expected power of shape {(x.shape[0], N_FRAMES, N_FFT // 2 + 1)}, got {power.shape}")
+    elif power.shape != (x.shape[0], N_FRAMES, N_BINS):
+        raise ValueError(f"expected power of shape {(x.shape[0], N_FRAMES, N_BINS)}, got {power.shape}")
     fine_power = _fine_power(x)
     return AudioFeatures(_mel_db(power), aux_features(x, power, fine_power), fine_spectrum(x, fine_power))
 
