@@ -7,11 +7,12 @@ and the fine low-frequency spectrum (:func:`detectors.ml.features.audio_features
 by the shipped ONNX model ``audio_artifacts`` into none / hum / hiss / distortion / clicks
 (labels from the model metadata). The STFT frames that overlapping segments share are computed
 once (:class:`_PowerRows`); the inputs are bit for bit those of each segment computed alone. A
-segment is *flagged* when its most likely class is a defect with probability >= ``min_confidence``. Consecutive flagged segments form a run; a
-run of at least ``min_segments`` segments becomes one event whose kind is the defect class
-with the largest summed probability over the run. Events of the same kind whose spans touch or lie
-within ``merge_gap_s`` of each other are one event: with overlapping segments, one segment that
-dips under ``min_confidence`` in the middle of a defect would otherwise split it in two. Unless set, ``min_confidence`` and
+segment is *flagged* when its most likely class is a defect with probability >=
+``min_confidence``. Consecutive flagged segments form a run; a run of at least ``min_segments``
+segments becomes one event whose kind is the defect class with the largest summed probability
+over the run. Events of the same kind whose spans touch or lie within ``merge_gap_s`` of each
+other are one event: with overlapping segments, one segment that dips under ``min_confidence``
+in the middle of a defect would otherwise split it in two. Unless set, ``min_confidence`` and
 ``min_segments`` come from the model's metadata (``smoothing``: chosen on validation sources
 by :mod:`detectors.training.audio_validate` when the model was trained). Smoothing never
 hides a defect in a stream shorter than ``min_segments`` segments: there, every segment whose

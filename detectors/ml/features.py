@@ -39,11 +39,10 @@ def _mel_to_hz(m: np.ndarray) -> np.ndarray:
 @functools.cache
 def mel_filterbank() -> np.ndarray:
     """Return the (N_BINS, N_MELS) triangular mel filterbank (float32), built once on first use."""
-    n_bins = N_BINS
-    freqs = np.linspace(0.0, AUDIO_RATE_HZ / 2, n_bins)
+    freqs = np.linspace(0.0, AUDIO_RATE_HZ / 2, N_BINS)
     mels = np.linspace(float(_hz_to_mel(FMIN_HZ)), float(_hz_to_mel(FMAX_HZ)), N_MELS + 2)
     edges = _mel_to_hz(mels)
-    fb = np.zeros((n_bins, N_MELS), np.float64)
+    fb = np.zeros((N_BINS, N_MELS), np.float64)
     for m in range(N_MELS):
         lo, mid, hi = edges[m], edges[m + 1], edges[m + 2]
         up = (freqs - lo) / max(mid - lo, 1e-9)
