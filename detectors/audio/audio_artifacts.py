@@ -91,8 +91,9 @@ class _PowerRows:
     def of_segment(self, start: int, samples: Callable[[int, int], np.ndarray]) -> np.ndarray:
         """(N_FRAMES, bins) power of the segment starting at 16 kHz index ``start`` (a multiple of HOP);
         ``samples(a, b)`` returns the stream's 16 kHz samples a..b."""
-        self.drop_before(start)  # starts only increase: rows before this one are done with (keeps copies short)
         f0 = start // HOP
+        done = min(max(0, f0 - self._first), self._rows.shape[0])  # starts only increase: rows before f0 are done with
+        self._rows, self._first = self._rows[done:], self._first + done
         end = self._first + self._rows.shape[0]
         if not self._first <= f0 <= end:  # segments further apart than a segment, or one before the kept rows: afresh
             self._first, self._rows, end = f0, self._rows[:0], f0
@@ -100,13 +101,6 @@ class _PowerRows:
             new = frame_power(samples(end * HOP, (f0 + N_FRAMES - 1) * HOP + N_FFT))
             self._rows = np.concatenate([self._rows, new]) if self._rows.size else new
         return self._rows[f0 - self._first : f0 - self._first + N_FRAMES]
-
-    def drop_before(self, start: int) -> None:
-        """Forget the rows of frames starting before 16 kHz index ``start`` (no later segment needs them)."""
-        n = min(max(0, start // HOP - self._first), self._rows.shape[0])
-        if n:
-            self._rows = self._rows[n:]
-            self._first += n
 
 
 class AudioArtifactsDetector:
@@ -352,7 +346,6 @@ class AudioArtifactsDetector:
         if keep_from > self._buf_start:
             self._buf = self._buf[keep_from - self._buf_start :]
             self._buf_start = keep_from
-        self._power.drop_before(self._next_seg)
         return events
 
     def _segment(self, start: int, total16: int) -> np.ndarray:
