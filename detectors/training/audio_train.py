@@ -286,11 +286,18 @@ def format_table(result: dict[str, object]) -> str:
 # (0.95, 2 segments) gave 2 false events in the held-out pristine hour (limit 1), so in session 5 it did not ship.
 # Session 6 enlarged the validation (900 segments a class, 6 pristine hours) and chose there, before evaluating:
 # balanced accuracy 0.983 against 0.973, 1 false event in 6 h at (0.95, 2) against 0 at (0.95, 3), mean event
-# recall 0.971 against 0.954 (reports/training/audio_s6_validation_*.log). Member 20240609 ships.
-MEMBER_SEEDS: tuple[int, ...] = (SEED + 2,)
-TRAIN_PER_CLASS = 9000
+# recall 0.971 against 0.954 (reports/training/audio_s6_validation_*.log). Member 20240609 shipped.
+# Session 9 (run 17, member 20240612): twice the data again (18000 segments a class from 240 s of each source,
+# 10 epochs, 80 min on 2 cores), shipped by a rule written before its figures (validation BA >= 0.986, every
+# class >= 0.965, validated smoothing within its cap): validation BA 0.9860, smoothing (0.8, 3) with 1 false event
+# in 6 h and mean event recall 0.975. Same network, so the same speed. The cost, measured after the rule had
+# decided: at two segments it raises 9.2 false events/h on the validation hours (52 of 55 on the freedesktop theme
+# sounds), so its smoothing needs three, and defects of 1.5 s inside a stream are found far less often (mean event
+# recall 0.38 against 0.68 for member 20240609 at (0.95, 2); reports/training/s9_old_model_smoothing.log).
+MEMBER_SEEDS: tuple[int, ...] = (SEED + 5,)
+TRAIN_PER_CLASS = 18000
 TRAIN_EPOCHS = 10
-TRAIN_SOURCE_S = 120.0  # seconds of each training source (validation and evaluation sets use SOURCE_S)
+TRAIN_SOURCE_S = 240.0  # seconds of each training source (validation and evaluation sets use SOURCE_S)
 REPORTS = Path("reports/training")
 
 
