@@ -288,7 +288,7 @@ def format_table(result: dict[str, object]) -> str:
 # balanced accuracy 0.983 against 0.973, 1 false event in 6 h at (0.95, 2) against 0 at (0.95, 3), mean event
 # recall 0.971 against 0.954 (reports/training/audio_s6_validation_*.log). Member 20240609 shipped.
 # Session 9 (run 17, member 20240612): twice the data again (18000 segments a class from 240 s of each source,
-# 10 epochs, 80 min on 2 cores), shipped by a rule written before its figures (validation BA >= 0.986, every
+# 10 epochs, 57 min and ~15 GB on 2 cores), shipped by a rule written before its figures (validation BA >= 0.986, every
 # class >= 0.965, validated smoothing within its cap): validation BA 0.9860, smoothing (0.8, 3) with 1 false event
 # in 6 h and mean event recall 0.975. Same network, so the same speed. The cost, measured after the rule had
 # decided: at two segments it raises 9.2 false events/h on the validation hours (52 of 55 on the freedesktop theme
