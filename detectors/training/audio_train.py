@@ -206,8 +206,9 @@ def build_set(
     )
 
 
-def train_model(train: AudioSet, epochs: int = 14, seed: int = SEED) -> AudioArtifactNet:
-    """Train the CNN on ``train`` with fixed seeds (CPU, a few minutes)."""
+def train_model(train: AudioSet, epochs: int = 14, seed: int = SEED, none_weight: float = 1.0) -> AudioArtifactNet:
+    """Train the CNN on ``train`` with fixed seeds (CPU, a few minutes); ``none_weight`` weighs the clean class's
+    loss against the defects' (1: all alike)."""
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     net = AudioArtifactNet()
@@ -221,7 +222,9 @@ def train_model(train: AudioSet, epochs: int = 14, seed: int = SEED) -> AudioArt
     batch = 64
     steps = epochs * ((len(x) + batch - 1) // batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.02)
+    weight = torch.ones(len(CLASSES))
+    weight[0] = none_weight
+    loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=0.02)
     for epoch in range(epochs):
         net.train()
         perm = torch.randperm(len(x), generator=g)
@@ -319,17 +322,24 @@ def member_path(seed: int) -> Path:
 
 
 def train_member(
-    seed: int, per_class_train: int = TRAIN_PER_CLASS, epochs: int = TRAIN_EPOCHS, source_s: float = TRAIN_SOURCE_S
+    seed: int,
+    per_class_train: int = TRAIN_PER_CLASS,
+    epochs: int = TRAIN_EPOCHS,
+    source_s: float = TRAIN_SOURCE_S,
+    none_weight: float = 1.0,
+    path: Path | None = None,
 ) -> Path:
     """Regenerate a training set with ``seed`` (segments, variations, defects; ``source_s`` seconds of each training
-    source) and train one member on it; save its weights."""
+    source) and train one member on it (``none_weight``: see :func:`train_model`); save its weights to ``path``
+    (default :func:`member_path`)."""
     train_sources = audio_split().train
     say(f"audio member {seed}: training sources {[s.name for s in train_sources]}")
-    net = train_model(build_set(train_sources, per_class_train, seed, vary=True, source_s=source_s), epochs, seed)
-    REPORTS.mkdir(parents=True, exist_ok=True)
-    torch.save(net.state_dict(), member_path(seed))
-    say(f"saved {member_path(seed)}")
-    return member_path(seed)
+    net = train_model(build_set(train_sources, per_class_train, seed, vary=True, source_s=source_s), epochs, seed, none_weight)
+    path = path or member_path(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), path)
+    say(f"saved {path}")
+    return path
 
 
 def load_members(seeds: tuple[int, ...] = MEMBER_SEEDS) -> AudioArtifactEnsemble:
