@@ -223,7 +223,7 @@ def train_model(train: AudioSet, epochs: int = 14, seed: int = SEED, none_weight
     steps = epochs * ((len(x) + batch - 1) // batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
     weight = torch.ones(len(CLASSES))
-    weight[0] = none_weight
+    weight[CLASSES.index("none")] = none_weight
     loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=0.02)
     for epoch in range(epochs):
         net.train()
