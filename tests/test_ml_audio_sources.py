@@ -51,6 +51,41 @@ def test_fluidsynth_renders_the_generated_song() -> None:
     assert spec[: 200 * 4].sum() > 0.05 * spec.sum()  # a bass line and drums, not just a lead
 
 
+def test_foley_is_irregular_gestures_on_its_kit_and_programs() -> None:
+    events = audio_render.foley(np.random.default_rng(5), 56, (115, 126, 9, 47), 60.0, 1.5)
+    changes = {m[0] & 0x0F: m[1] for _, m in events if m[0] & 0xF0 == 0xC0}
+    assert changes == {9: 56, 0: 115, 1: 126, 2: 9, 3: 47}
+    ons = sorted(t for t, m in events if m[0] & 0xF0 == 0x90)
+    assert {m[0] & 0x0F for _, m in events if m[0] & 0xF0 == 0x90} <= {0, 1, 2, 3, 9}
+    assert 60 < len(ons) < 600 and ons[-1] < 61 * 960  # about 1.5 gestures a second, some of them rolls
+    gaps = np.diff(ons) / 960
+    assert gaps.std() > 0.5 * gaps.mean()  # no beat: a click train is regular, foley is not
+    assert (gaps < 0.06).sum() > 10  # flams, rolls and clusters
+
+
+@needs("fluidsynth")
+def test_fluidsynth_renders_foley_deterministically() -> None:
+    if not audio_render.SOUNDFONT.exists():
+        pytest.skip(f"{audio_render.SOUNDFONT} not installed")
+    render = audio_render.foley_renderer((0, 25), (113, 115, 127, 9), 1.0, False, -60.0)
+    x = render(8.0, 4)
+    assert x.shape == (8 * SR,) and np.isfinite(x).all()
+    assert np.array_equal(x, render(8.0, 4))
+    frames = np.sqrt(np.mean(x[: x.size // 320 * 320].reshape(-1, 320).astype(np.float64) ** 2, axis=1))
+    assert np.percentile(frames, 95) > 10 * np.percentile(frames, 20)  # struck sounds over a quiet bed
+
+
+def test_foley_sources_train_only_and_never_use_a_held_out_program() -> None:
+    from detectors.training.audio_sources import _BANDS_EVAL, _BANDS_VAL, audio_split
+
+    held = {p for band in _BANDS_EVAL + _BANDS_VAL for p in band[0]}
+    assert not held & set(audio_render.FOLEY_PROGRAMS)
+    split = audio_split()
+    foley = [s.name for s in split.train if s.name.startswith("foley")]
+    assert len(foley) == 8
+    assert not any(s.name.startswith("foley") for s in split.validation + split.evaluation)
+
+
 def test_midi_file_is_a_valid_standard_midi_file(tmp_path: Path) -> None:
     events = song(np.random.default_rng(0), (0, 48, 32), True, 2)
     data = midi_file(events, 100.0)

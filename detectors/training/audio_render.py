@@ -220,6 +220,95 @@ def midi_renderer(programs: tuple[int, int, int], drums: bool, bpm: float, rever
     return render
 
 
+# GM drum kits of FluidR3 (bank 128): Standard, Room, Power, Electronic, TR-808, Jazz, Brush, Orchestra, SFX
+FOLEY_KITS = (0, 8, 16, 24, 25, 32, 40, 48, 56)
+# Struck and noise-like GM programs: chromatic percussion, percussive and sound effects (never one that an
+# evaluation or validation band plays; audio_sources checks that)
+FOLEY_PROGRAMS = (8, 9, 12, 13, 14, 15, 47, 112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127)
+
+
+def foley(rng: np.random.Generator, kit: int, programs: tuple[int, ...], seconds: float, density: float) -> list[tuple[int, bytes]]:
+    """Irregular struck sounds (no beat): single hits, flams, rolls and clusters on drum ``kit`` and on melodic
+    ``programs`` (up to four), ``density`` gestures a second on average, at 960 ticks a second (120 bpm, 480 tpq).
+
+    Natural transients (a snare, a woodblock, a gunshot, a tom roll) are what a click detector must not call
+    clicks: they have a body, a resonance and a decay where a digital click has none.
+    """
+    tps = 960
+    ev: list[tuple[int, bytes]] = [(0, bytes([0xC9, kit]))]
+    chans = list(range(min(4, len(programs))))
+    for ch in chans:
+        ev.append((0, bytes([0xC0 | ch, programs[ch]])))
+
+    def hit(t: float, vel: float, ch: int, n: int, dur_s: float) -> None:
+        tick = int(t * tps)
+        v = int(np.clip(vel, 1, 127))
+        ev.append((tick, bytes([0x90 | ch, n, v])))
+        ev.append((tick + max(1, int(dur_s * tps)), bytes([0x80 | ch, n, 0])))
+
+    t = float(rng.uniform(0.0, 0.5))
+    while t < seconds:
+        drum = not chans or rng.random() < 0.6
+        ch = 9 if drum else int(rng.choice(chans))
+        n = int(rng.integers(35, 82)) if drum else int(rng.integers(36, 97))
+        vel = float(rng.uniform(30, 127))
+        dur = float(rng.uniform(0.05, 1.5))
+        shape = rng.random()
+        if shape < 0.55:  # one hit
+            hit(t, vel, ch, n, dur)
+        elif shape < 0.7:  # a flam: two hits a few tens of ms apart
+            hit(t, vel * 0.6, ch, n, dur)
+            hit(t + rng.uniform(0.015, 0.05), vel, ch, n, dur)
+        elif shape < 0.85:  # a roll, getting louder or softer
+            k = int(rng.integers(4, 16))
+            step = float(rng.uniform(0.03, 0.1))
+            ramp = np.linspace(rng.uniform(0.4, 1.0), rng.uniform(0.4, 1.0), k)
+            for i in range(k):
+                hit(t + i * step + rng.normal(0, 0.004), vel * ramp[i], ch, n, step)
+            t += k * step
+        else:  # a cluster: several sounds nearly at once (a crash, a clatter)
+            for _ in range(int(rng.integers(2, 6))):
+                d = not chans or rng.random() < 0.6
+                hit(
+                    t + rng.uniform(0.0, 0.12),
+                    rng.uniform(30, 127),
+                    9 if d else int(rng.choice(chans)),
+                    int(rng.integers(35, 82)) if d else int(rng.integers(36, 97)),
+                    dur,
+                )
+        t += float(rng.exponential(1.0 / density)) + 0.03
+    return [(max(0, tk), m) for tk, m in ev]
+
+
+def foley_renderer(kits: tuple[int, ...], programs: tuple[int, ...], density: float, reverb: bool, ambience_db: float) -> Callable[[float, int], np.ndarray]:
+    """Return foley-like programme: :func:`foley` gestures on one of ``kits`` and four of ``programs`` (drawn per
+    passage), rendered by fluidsynth, over a room-tone bed ``ambience_db`` below the sounds."""
+
+    def render(duration_s: float, seed: int) -> np.ndarray:
+        from scipy import signal
+
+        fluidsynth = _need("fluidsynth", "fluidsynth")
+        if not SOUNDFONT.exists():
+            raise ToolMissingError(f"{SOUNDFONT} not found: install the Debian package fluid-soundfont-gm ({APT_HINT})")
+        rng = np.random.default_rng(seed)
+        kit = int(rng.choice(kits))
+        chosen = tuple(int(p) for p in rng.choice(programs, size=min(4, len(programs)), replace=False))
+        with tempfile.TemporaryDirectory(prefix="avqa-foley-") as tmp:
+            mid, wav = Path(tmp) / "foley.mid", Path(tmp) / "foley.wav"
+            mid.write_bytes(midi_file(foley(rng, kit, chosen, duration_s + 1.0, density), 120.0))
+            cmd = [fluidsynth, "-ni", "-q", "-g", "0.5", "-r", str(SR), "-R", "1" if reverb else "0", "-C", "0"]
+            subprocess.run([*cmd, "-F", str(wav), str(SOUNDFONT), str(mid)], check=True, capture_output=True, timeout=300)
+            x = read_wav(wav).astype(np.float64)
+        n = int(duration_s * SR)
+        x = np.pad(x, (0, max(0, n - x.size)))[:n]
+        bed = signal.lfilter([1], [1, -0.97], rng.standard_normal(n))  # room tone
+        rms = np.sqrt(np.mean(x**2)) + 1e-9
+        x += bed / (np.sqrt(np.mean(bed**2)) + 1e-9) * rms * 10 ** (ambience_db / 20)
+        return 0.12 * x / (np.sqrt(np.mean(x**2)) + 1e-9)
+
+    return render
+
+
 # --------------------------------------------------------------------------- effects
 
 

@@ -339,6 +339,24 @@ def _bands(bands: tuple[tuple[tuple[int, int, int], bool, float, bool], ...], se
     return [AudioSource(f"gm_{'_'.join(map(str, b[0]))}", "music", seed + i, r.midi_renderer(*b)) for i, b in enumerate(bands)]
 
 
+def _foley(n: int, seed: int) -> list[AudioSource]:
+    """``n`` foley sources (struck sounds, rolls, effects over room tone), each with its own kits, programs,
+    density, reverb and bed level; training only (no held-out band plays their programs)."""
+    from detectors.training import audio_render as r
+
+    held = {p for band in _BANDS_EVAL + _BANDS_VAL for p in band[0]}
+    if held & set(r.FOLEY_PROGRAMS):
+        raise ValueError(f"foley programs {sorted(held & set(r.FOLEY_PROGRAMS))} are played by held-out bands")
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        kits = tuple(int(k) for k in rng.choice(r.FOLEY_KITS, size=3, replace=False))
+        programs = tuple(int(p) for p in rng.choice(r.FOLEY_PROGRAMS, size=8, replace=False))
+        render = r.foley_renderer(kits, programs, float(rng.uniform(0.4, 3.0)), bool(rng.random() < 0.6), float(rng.uniform(-60, -35)))
+        out.append(AudioSource(f"foley{i}", "effects", seed + i, render))
+    return out
+
+
 def _mixes(voices: list[AudioSource], beds: list[AudioSource], seed: int, bed_db: float, step_db: float) -> list[AudioSource]:
     return [
         AudioSource(f"mix_{a.name}_{b.name}", "mix", seed + i, mix_renderer(a.render, b.render, bed_db - step_db * i))
@@ -346,9 +364,12 @@ def _mixes(voices: list[AudioSource], beds: list[AudioSource], seed: int, bed_db
     ]
 
 
-def audio_split(programme: bool = True) -> AudioSplit:
+def audio_split(programme: bool = True, foley: bool = True) -> AudioSplit:
     """Return the pristine audio sources split by source: evaluation and validation voices, instruments, sound
     files and the real soundtrack are never heard in training.
+
+    ``foley``: include the eight foley training sources (:func:`_foley`, added in session 11); members trained
+    before them are reproduced without (``audio_train.WITHOUT_FOLEY``). Validation and evaluation are the same either way.
 
     With ``programme`` (the default) the realistic sources rendered by Debian packages are included (see
     :mod:`detectors.training.audio_render`; ToolMissingError names a missing package); without, only the
@@ -388,7 +409,7 @@ def audio_split(programme: bool = True) -> AudioSplit:
     mixes_tr = _mixes(espeak_tr + flite_tr, bands_tr[::-2], 1800, -6.0, 1.5)
     mixes_ev = _mixes(espeak_ev[:2] + flite_ev, bands_ev[1:], 1900, -10.0, 4.0)
     mixes_val = _mixes(espeak_val[:3], bands_val[::-1], 1950, -8.0, 4.0)
-    train = [*proc, *espeak_tr, *flite_tr, *bands_tr, *fx_tr, *mixes_tr]
+    train = [*proc, *espeak_tr, *flite_tr, *bands_tr, *fx_tr, *mixes_tr, *(_foley(8, 2000) if foley else [])]
     evaluation = espeak_ev + flite_ev + bands_ev + fx_ev + mixes_ev
     validation = espeak_val + bands_val + fx_val + mixes_val
     real = _real_path()

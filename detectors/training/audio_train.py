@@ -309,6 +309,9 @@ def format_table(result: dict[str, object]) -> str:
 # hum-to-reference range (-24..-19.4 dB), all 7 missed clicks in the sparsest quarter (1-6 clicks/s), and 14 of
 # its 17 false alarms on clean segments are called clicks, and 9 of the 17 come from the theme sounds.
 MEMBER_SEEDS: tuple[int, ...] = (SEED + 5,)
+# Members trained before the foley sources existed: their data is regenerated without them (the source list
+# decides every draw), so retraining reproduces them. Any other seed trains with foley.
+WITHOUT_FOLEY: frozenset[int] = frozenset({SEED + 5, SEED + 6, SEED + 7})
 TRAIN_PER_CLASS = 18000
 TRAIN_EPOCHS = 10
 TRAIN_SOURCE_S = 240.0  # seconds of each training source (validation and evaluation sets use SOURCE_S)
@@ -341,9 +344,9 @@ def train_member(
     path: Path | None = None,
 ) -> Path:
     """Regenerate a training set with ``seed`` (segments, variations, defects; ``source_s`` seconds of each training
-    source) and train one member on it (``none_weight``: see :func:`train_model`); save its weights to ``path``
-    (default :func:`member_path`)."""
-    train_sources = audio_split().train
+    source, the foley sources unless ``seed`` is in :data:`WITHOUT_FOLEY`) and train one member on it
+    (``none_weight``: see :func:`train_model`); save its weights to ``path`` (default :func:`member_path`)."""
+    train_sources = audio_split(foley=seed not in WITHOUT_FOLEY).train
     say(f"audio member {seed}: training sources {[s.name for s in train_sources]}")
     net = train_model(build_set(train_sources, per_class_train, seed, vary=True, source_s=source_s), epochs, seed, none_weight)
     path = path or member_path(seed)
@@ -388,6 +391,7 @@ def write_audio_onnx(seeds: tuple[int, ...] = MEMBER_SEEDS) -> Path:
         "fine": {"lo_hz": FINE_LO_HZ, "bins_per_hz": FINE_BINS_PER_HZ, "bins": N_FINE},
         "train_sources": [s.name for s in split.train],
         "member_seeds": list(seeds),
+        "members_without_foley": [seed for seed in seeds if seed in WITHOUT_FOLEY],
     }
     rng = np.random.default_rng(0)
     probe = (
