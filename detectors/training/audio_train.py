@@ -308,7 +308,13 @@ def format_table(result: dict[str, object]) -> str:
 # validation (reports/training/s10_errors.log): 16 of its 21 missed hums lie in the quietest quarter of the
 # hum-to-reference range (-24..-19.4 dB), all 7 missed clicks in the sparsest quarter (1-6 clicks/s), and 14 of
 # its 17 false alarms on clean segments are called clicks, and 9 of the 17 come from the theme sounds.
-MEMBER_SEEDS: tuple[int, ...] = (SEED + 5,)
+# Session 11: the shipped member called 100 of 480 clean seconds of foley (struck sounds, rolls, cymbals, applause,
+# sea; fluidsynth's drum kits and effects programs, never trained on) a defect, 85 of them hiss. Run 21 (member
+# 20240615, the same recipe with eight foley training sources): validation BA 0.9864, but none 0.980 and event
+# recall 0.963 at its smoothing, and still 62 of 480 on foley: not shipped alone. Run 22, the pair (20240612,
+# 20240615), shipped by the rule written first (reports/training/s11_rules.md): validation BA 0.9882, none 0.983,
+# smoothing (0.8, 3) at 0.33 false events/h with event recall 0.979; 112.4x real time (bench_ml --frames 60).
+MEMBER_SEEDS: tuple[int, ...] = (SEED + 5, SEED + 8)
 # Members trained before the foley sources existed: their data is regenerated without them (the source list
 # decides every draw), so retraining reproduces them. Any other seed trains with foley.
 WITHOUT_FOLEY: frozenset[int] = frozenset({SEED + 5, SEED + 6, SEED + 7})
