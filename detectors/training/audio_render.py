@@ -227,7 +227,9 @@ FOLEY_KITS = (0, 8, 16, 24, 25, 32, 40, 48, 56)
 FOLEY_PROGRAMS = (8, 9, 12, 13, 14, 15, 47, 112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127)
 
 
-def foley(rng: np.random.Generator, kit: int, programs: tuple[int, ...], seconds: float, density: float) -> list[tuple[int, bytes]]:
+def foley(
+    rng: np.random.Generator, kit: int, programs: tuple[int, ...], seconds: float, density: float
+) -> list[tuple[int, bytes]]:
     """Irregular struck sounds (no beat): single hits, flams, rolls and clusters on drum ``kit`` and on melodic
     ``programs`` (up to four), ``density`` gestures a second on average, at 960 ticks a second (120 bpm, 480 tpq).
 
@@ -280,7 +282,9 @@ def foley(rng: np.random.Generator, kit: int, programs: tuple[int, ...], seconds
     return [(max(0, tk), m) for tk, m in ev]
 
 
-def foley_renderer(kits: tuple[int, ...], programs: tuple[int, ...], density: float, reverb: bool, ambience_db: float) -> Callable[[float, int], np.ndarray]:
+def foley_renderer(
+    kits: tuple[int, ...], programs: tuple[int, ...], density: float, reverb: bool, ambience_db: float
+) -> Callable[[float, int], np.ndarray]:
     """Return foley-like programme: :func:`foley` gestures on one of ``kits`` and four of ``programs`` (drawn per
     passage), rendered by fluidsynth, over a room-tone bed ``ambience_db`` below the sounds."""
 

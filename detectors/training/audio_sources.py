@@ -298,10 +298,15 @@ _BANDS_EVAL = (((40, 2, 34), False, 84, True), ((56, 20, 35), True, 116, True), 
 _BANDS_VAL = (((10, 52, 36), True, 98, True), ((57, 11, 37), False, 124, True), ((104, 21, 36), True, 88, False))
 
 
+def held_out_programs() -> set[int]:
+    """The General MIDI programs that evaluation and validation bands play (training sources never use them)."""
+    return {p for band in _BANDS_EVAL + _BANDS_VAL for p in band[0]}
+
+
 def _random_bands(n: int, rng: np.random.Generator) -> list[tuple[tuple[int, int, int], bool, float, bool]]:
     """``n`` more training bands: lead and chord instruments from every melodic General MIDI program and
     basses from the bass family, never one that an evaluation or validation band plays."""
-    held = {p for band in _BANDS_EVAL + _BANDS_VAL for p in band[0]}
+    held = held_out_programs()
     melodic = [p for p in range(112) if p not in held and not 32 <= p < 40]
     basses = [p for p in range(32, 40) if p not in held]
     return [
@@ -344,7 +349,7 @@ def _foley(n: int, seed: int) -> list[AudioSource]:
     density, reverb and bed level; training only (no held-out band plays their programs)."""
     from detectors.training import audio_render as r
 
-    held = {p for band in _BANDS_EVAL + _BANDS_VAL for p in band[0]}
+    held = held_out_programs()
     if held & set(r.FOLEY_PROGRAMS):
         raise ValueError(f"foley programs {sorted(held & set(r.FOLEY_PROGRAMS))} are played by held-out bands")
     rng = np.random.default_rng(seed)
@@ -352,7 +357,9 @@ def _foley(n: int, seed: int) -> list[AudioSource]:
     for i in range(n):
         kits = tuple(int(k) for k in rng.choice(r.FOLEY_KITS, size=3, replace=False))
         programs = tuple(int(p) for p in rng.choice(r.FOLEY_PROGRAMS, size=8, replace=False))
-        render = r.foley_renderer(kits, programs, float(rng.uniform(0.4, 3.0)), bool(rng.random() < 0.6), float(rng.uniform(-60, -35)))
+        render = r.foley_renderer(
+            kits, programs, float(rng.uniform(0.4, 3.0)), bool(rng.random() < 0.6), float(rng.uniform(-60, -35))
+        )
         out.append(AudioSource(f"foley{i}", "effects", seed + i, render))
     return out
 
