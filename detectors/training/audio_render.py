@@ -198,22 +198,35 @@ def song(
     return ev
 
 
+def fluidsynth_render(midi: bytes, reverb: bool) -> np.ndarray:
+    """Render a standard MIDI file with fluidsynth and the GM soundfont: mono float32 at :data:`SR`."""
+    fluidsynth = _need("fluidsynth", "fluidsynth")
+    if not SOUNDFONT.exists():
+        raise ToolMissingError(f"{SOUNDFONT} not found: install the Debian package fluid-soundfont-gm ({APT_HINT})")
+    with tempfile.TemporaryDirectory(prefix="avqa-midi-") as tmp:
+        mid, wav = Path(tmp) / "song.mid", Path(tmp) / "song.wav"
+        mid.write_bytes(midi)
+        cmd = [fluidsynth, "-ni", "-q", "-g", "0.5", "-r", str(SR), "-R", "1" if reverb else "0", "-C", "0"]
+        subprocess.run([*cmd, "-F", str(wav), str(SOUNDFONT), str(mid)], check=True, capture_output=True, timeout=300)
+        return read_wav(wav)
+
+
+def room_tone(rng: np.random.Generator, n: int, rms: float, ambience_db: float) -> np.ndarray:
+    """``n`` samples of soft, dark noise (a room's tone) ``ambience_db`` below RMS ``rms``."""
+    from scipy import signal
+
+    bed = signal.lfilter([1], [1, -0.97], rng.standard_normal(n))
+    return bed / (np.sqrt(np.mean(bed**2)) + 1e-9) * rms * 10 ** (ambience_db / 20)
+
+
 def midi_renderer(programs: tuple[int, int, int], drums: bool, bpm: float, reverb: bool) -> Callable[[float, int], np.ndarray]:
     """Return music: generated songs on the given GM programs (lead, chords, bass), rendered by fluidsynth."""
 
     def render(duration_s: float, seed: int) -> np.ndarray:
-        fluidsynth = _need("fluidsynth", "fluidsynth")
-        if not SOUNDFONT.exists():
-            raise ToolMissingError(f"{SOUNDFONT} not found: install the Debian package fluid-soundfont-gm ({APT_HINT})")
         rng = np.random.default_rng(seed)
         tempo = bpm * rng.uniform(0.9, 1.1)
         bars = int(np.ceil(duration_s * tempo / 240.0)) + 2
-        with tempfile.TemporaryDirectory(prefix="avqa-midi-") as tmp:
-            mid, wav = Path(tmp) / "song.mid", Path(tmp) / "song.wav"
-            mid.write_bytes(midi_file(song(rng, programs, drums, bars), tempo))
-            cmd = [fluidsynth, "-ni", "-q", "-g", "0.5", "-r", str(SR), "-R", "1" if reverb else "0", "-C", "0"]
-            subprocess.run([*cmd, "-F", str(wav), str(SOUNDFONT), str(mid)], check=True, capture_output=True, timeout=300)
-            x = read_wav(wav)
+        x = fluidsynth_render(midi_file(song(rng, programs, drums, bars), tempo), reverb)
         x = np.tile(x, int(np.ceil(duration_s * SR / max(x.size, 1))) + 1)[: int(duration_s * SR)]
         return 0.12 * x / (np.sqrt(np.mean(x.astype(np.float64) ** 2)) + 1e-9)
 
@@ -289,25 +302,14 @@ def foley_renderer(
     passage), rendered by fluidsynth, over a room-tone bed ``ambience_db`` below the sounds."""
 
     def render(duration_s: float, seed: int) -> np.ndarray:
-        from scipy import signal
-
-        fluidsynth = _need("fluidsynth", "fluidsynth")
-        if not SOUNDFONT.exists():
-            raise ToolMissingError(f"{SOUNDFONT} not found: install the Debian package fluid-soundfont-gm ({APT_HINT})")
         rng = np.random.default_rng(seed)
         kit = int(rng.choice(kits))
         chosen = tuple(int(p) for p in rng.choice(programs, size=min(4, len(programs)), replace=False))
-        with tempfile.TemporaryDirectory(prefix="avqa-foley-") as tmp:
-            mid, wav = Path(tmp) / "foley.mid", Path(tmp) / "foley.wav"
-            mid.write_bytes(midi_file(foley(rng, kit, chosen, duration_s + 1.0, density), 120.0))
-            cmd = [fluidsynth, "-ni", "-q", "-g", "0.5", "-r", str(SR), "-R", "1" if reverb else "0", "-C", "0"]
-            subprocess.run([*cmd, "-F", str(wav), str(SOUNDFONT), str(mid)], check=True, capture_output=True, timeout=300)
-            x = read_wav(wav).astype(np.float64)
+        x = fluidsynth_render(midi_file(foley(rng, kit, chosen, duration_s + 1.0, density), 120.0), reverb).astype(np.float64)
         n = int(duration_s * SR)
         x = np.pad(x, (0, max(0, n - x.size)))[:n]
-        bed = signal.lfilter([1], [1, -0.97], rng.standard_normal(n))  # room tone
         rms = np.sqrt(np.mean(x**2)) + 1e-9
-        x += bed / (np.sqrt(np.mean(bed**2)) + 1e-9) * rms * 10 ** (ambience_db / 20)
+        x += room_tone(rng, n, rms, ambience_db)
         return 0.12 * x / (np.sqrt(np.mean(x**2)) + 1e-9)
 
     return render
@@ -353,11 +355,8 @@ def effects_bank_renderer(files: tuple[str, ...], ambience_db: float) -> Callabl
             m = min(s.size, n - pos)
             x[pos : pos + m] += s[:m]
             pos += m + int(SR * rng.uniform(0.1, 2.0))
-        from scipy import signal
-
-        bed = signal.lfilter([1], [1, -0.97], rng.standard_normal(n))  # room tone: soft, dark noise
         rms = np.sqrt(np.mean(x**2)) + 1e-9
-        x += bed / (np.sqrt(np.mean(bed**2)) + 1e-9) * rms * 10 ** (ambience_db / 20)
+        x += room_tone(rng, n, rms, ambience_db)
         return 0.12 * x / (np.sqrt(np.mean(x**2)) + 1e-9)
 
     return render
