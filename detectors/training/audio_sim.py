@@ -47,6 +47,7 @@ class AudioDefect:
 
 
 REFERENCE_BELOW_PROGRAMME_DB = 12.0
+HUM_RATIO_DB = (-24.0, -6.0)  # hum level against the reference (reference_rms), dB: the documented range
 
 
 def reference_rms(x: np.ndarray, programme_rms: float) -> float:
@@ -55,8 +56,11 @@ def reference_rms(x: np.ndarray, programme_rms: float) -> float:
     return max(seg, float(programme_rms) * 10 ** (-REFERENCE_BELOW_PROGRAMME_DB / 20), 1e-3)
 
 
-def add_hum(x: np.ndarray, rng: np.random.Generator, programme_rms: float) -> tuple[np.ndarray, AudioDefect]:
-    """Add mains hum (50/60 Hz and harmonics) to ``x``; return the result and its label."""
+def add_hum(
+    x: np.ndarray, rng: np.random.Generator, programme_rms: float, ratio_db_range: tuple[float, float] = HUM_RATIO_DB
+) -> tuple[np.ndarray, AudioDefect]:
+    """Add mains hum (50/60 Hz and harmonics) to ``x`` at a level drawn from ``ratio_db_range`` (dB against
+    :func:`reference_rms`); return the result and its label."""
     mains = float(rng.choice([50.0, 60.0]))
     f0 = mains * (1 + rng.uniform(-0.005, 0.005))
     n_harm = int(rng.integers(1, 9))
@@ -64,7 +68,7 @@ def add_hum(x: np.ndarray, rng: np.random.Generator, programme_rms: float) -> tu
     amps = np.array([(k + 1) ** -tilt * rng.uniform(0.3, 1.0) for k in range(n_harm)])
     if n_harm >= 2 and rng.random() < 0.3:
         amps[0] = 0.0
-    ratio_db = rng.uniform(-24.0, -6.0)
+    ratio_db = rng.uniform(*ratio_db_range)
     ref = reference_rms(x, programme_rms)
     t = np.arange(x.size) / SR
     hum = sum(a * np.sin(2 * np.pi * f0 * (k + 1) * t + rng.uniform(0, 2 * np.pi)) for k, a in enumerate(amps) if a > 0)
@@ -165,13 +169,19 @@ def add_clicks(
 
 
 def apply_defect(
-    kind: str, x: np.ndarray, rng: np.random.Generator, programme_rms: float, programme_peak: float
+    kind: str,
+    x: np.ndarray,
+    rng: np.random.Generator,
+    programme_rms: float,
+    programme_peak: float,
+    hum_ratio_db: tuple[float, float] = HUM_RATIO_DB,
 ) -> tuple[np.ndarray, AudioDefect]:
-    """Apply defect ``kind`` (one of :data:`CLASSES`) to a pristine segment; return it with its label."""
+    """Apply defect ``kind`` (one of :data:`CLASSES`) to a pristine segment; return it with its label
+    (``hum_ratio_db``: the hum level range, see :func:`add_hum`)."""
     if kind == "none":
         return x.astype(np.float32), AudioDefect("none")
     if kind == "hum":
-        return add_hum(x, rng, programme_rms)
+        return add_hum(x, rng, programme_rms, hum_ratio_db)
     if kind == "hiss":
         return add_hiss(x, rng, programme_rms)
     if kind == "distortion":
