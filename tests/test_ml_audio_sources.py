@@ -167,3 +167,22 @@ def test_limiter_lowers_peaks_without_waveshaping() -> None:
     seg = y[int(0.7 * SR) : int(0.7 * SR) + 4000].astype(np.float64)
     spec = np.abs(np.fft.rfft(seg * np.hanning(seg.size))) ** 2
     assert spec[int(2900 / 4) : int(3100 / 4)].sum() < 1e-6 * spec.sum()
+
+
+def test_training_set_hum_levels_follow_the_range_it_is_given() -> None:
+    from detectors.ml.features import AUDIO_RATE_HZ
+    from detectors.training.audio_sources import AudioSource
+    from detectors.training.audio_train import TRAIN_HUM_RATIO_DB_WIDE, WIDE_HUM, build_set
+
+    def tone_bed(duration_s: float, seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        t = np.arange(int(duration_s * AUDIO_RATE_HZ)) / AUDIO_RATE_HZ
+        return 0.2 * np.sin(2 * np.pi * 440.0 * t) + 0.01 * rng.standard_normal(t.size)
+
+    sources = [AudioSource(f"bed{i}", "music", 900 + i, tone_bed) for i in range(2)]
+    wide = build_set(sources, 12, 5, vary=True, source_s=6.0, hum_ratio_db=(-28.0, -26.0))
+    levels = [p["ratio_db"] for p, y in zip(wide.params, wide.labels, strict=True) if y == 1]
+    assert len(levels) == 12 and all(-28.0 <= r <= -26.0 for r in levels)
+    plain = build_set(sources, 12, 5, source_s=6.0)
+    assert all(-24.0 <= p["ratio_db"] <= -6.0 for p, y in zip(plain.params, plain.labels, strict=True) if y == 1)
+    assert TRAIN_HUM_RATIO_DB_WIDE[0] < -24.0 and WIDE_HUM  # the member of run 24 is trained below the range

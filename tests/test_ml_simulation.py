@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from detectors.ml.features import AUDIO_RATE_HZ as SR
-from detectors.training.audio_sim import CLASSES, add_clicks, add_distortion, add_hiss, add_hum, apply_defect
+from detectors.training.audio_sim import CLASSES, HUM_RATIO_DB, add_clicks, add_distortion, add_hiss, add_hum, apply_defect
 from detectors.training.video_sim import CELL_DIFF_LEVELS, cell_map, corrupt_bitstream, corrupted_cells, simulate_corruption
 
 
@@ -73,6 +73,18 @@ def test_clicks_are_where_the_label_says(seed: int) -> None:
     # every changed sample lies within 5 ms after a claimed position, and every position changed something
     assert all(((c - pos >= 0) & (c - pos < 0.006 * SR)).any() for c in changed)
     assert all(diff[p : p + 81].max() > 0.01 for p in pos)
+
+
+def test_hum_level_range_is_the_documented_one_unless_a_training_range_is_given() -> None:
+    x = programme(3)
+    rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
+    default = [apply_defect("hum", x, np.random.default_rng(s), rms, 0.5)[1].params["ratio_db"] for s in range(40)]
+    assert all(HUM_RATIO_DB[0] <= r <= HUM_RATIO_DB[1] for r in default)
+    for seed in range(6):
+        y, d = apply_defect("hum", x, np.random.default_rng(seed), rms, 0.5, hum_ratio_db=(-28.0, -27.0))
+        assert -28.0 <= d.params["ratio_db"] <= -27.0
+        hum = y.astype(np.float64) - x  # the label is the level actually added
+        assert level_db(hum) - 20 * np.log10(d.params["reference_rms"]) == pytest.approx(d.params["ratio_db"], abs=0.2)
 
 
 def test_apply_defect_none_is_identity_and_unknown_is_rejected() -> None:
