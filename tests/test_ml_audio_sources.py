@@ -170,6 +170,7 @@ def test_limiter_lowers_peaks_without_waveshaping() -> None:
 
 
 def test_training_set_hum_levels_follow_the_range_it_is_given() -> None:
+    pytest.importorskip("torch")  # build_set lives with the training code (the train extra)
     from detectors.ml.features import AUDIO_RATE_HZ
     from detectors.training.audio_sources import AudioSource
     from detectors.training.audio_train import build_set
