@@ -159,3 +159,24 @@ def test_weights_with_an_older_decision_head_load_for_refitting_only(tmp_path: P
     got = load_net(tmp_path / "old.pt", map_only=True)
     assert torch.equal(got.head.weight, net.head.weight)
     assert got.decision.weight.shape == (1, N_STATS)
+
+
+def test_shipped_block_model_loads_from_its_onnx_for_refitting(tmp_path: Path) -> None:
+    """calibrate-video and decision-cv accept the shipped ONNX when its torch weights are not at hand: the net rebuilt
+    from it (BatchNorm folded by the export) gives onnxruntime's map and decision."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from detectors.ml import session
+    from detectors.training.video_train import load_net
+
+    shipped = Path(__file__).resolve().parents[1] / "detectors/ml/models/block_corruption.onnx"
+    net = load_net(shipped)
+    x = np.random.default_rng(7).uniform(-1, 1, (2, net.in_channels, 360, 640)).astype(np.float32)
+    cells, _ratio, decision = session("block_corruption", 1).run(x)
+    with torch.no_grad():
+        p, _r, d = net(torch.from_numpy(x))
+    assert np.abs(p.numpy() - cells).max() < 1e-4 and np.abs(d.numpy() - decision).max() < 1e-4
+    (tmp_path / "other.onnx").write_bytes(b"not a model")
+    with pytest.raises(ValueError, match=r"other\.onnx: not an ONNX model"):
+        load_net(tmp_path / "other.onnx")

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         "--weights",
         type=Path,
         default=Path("reports/training/block_corruption.pt"),
-        help="calibrate-video, decision-cv: saved CorruptionNet weights (default: the last train-video run's)",
+        help="calibrate-video, decision-cv: saved CorruptionNet weights, or an exported .onnx model (default: the last train-video run's)",
     )
     parser.add_argument(
         "--split-seed",

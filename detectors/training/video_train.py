@@ -598,12 +598,47 @@ def train_video(
     return evaluate_video(quick=quick)
 
 
+def state_from_onnx(path: Path) -> dict[str, torch.Tensor]:
+    """The :class:`CorruptionNet` state dict of an exported model, to refit a shipped model's decision when its
+    torch weights are not at hand. The export folds each BatchNorm into the convolution before it; here that
+    BatchNorm becomes the identity carrying the folded bias, which computes the same map."""
+    import onnx
+    from onnx import numpy_helper
+
+    try:
+        graph = onnx.load(str(path)).graph
+    except Exception as exc:  # protobuf's DecodeError, or an OSError
+        raise ValueError(f"{path}: not an ONNX model ({exc})") from exc
+    init = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
+    convs = [(init[n.input[1]], init[n.input[2]]) for n in graph.node if n.op_type == "Conv" and n.input[1] != "head.weight"]
+    if not convs or not {"head.weight", "decision.weight"} <= init.keys():
+        raise ValueError(f"{path}: not an exported block corruption model (no backbone, map head or decision head)")
+    for arch in ARCHS:
+        net = CorruptionNet(int(convs[0][0].shape[1]), arch)
+        names = [n for n, m in net.backbone.named_modules() if isinstance(m, nn.Conv2d)]
+        state = net.state_dict()
+        if [tuple(state[f"backbone.{n}.weight"].shape) for n in names] != [tuple(w.shape) for w, _ in convs]:
+            continue
+        for name, (w, b) in zip(names, convs, strict=True):
+            head, last = name.rsplit(".", 1)
+            bn = f"backbone.{head}.{int(last) + 1}"  # the BatchNorm right after the convolution
+            state[f"backbone.{name}.weight"] = w
+            state[f"{bn}.weight"], state[f"{bn}.bias"] = torch.ones_like(b), b
+            state[f"{bn}.running_mean"], state[f"{bn}.running_var"] = torch.zeros_like(b), torch.full_like(b, 1.0 - 1e-5)
+        return {**state, **{k: init[k] for k in ("head.weight", "head.bias", "decision.weight", "decision.bias")}}
+    raise ValueError(f"{path}: its convolutions match no CorruptionNet arch ({', '.join(ARCHS)})")
+
+
 def load_net(weights: Path, map_only: bool = False) -> CorruptionNet:
-    """A :class:`CorruptionNet` with the state dict saved at ``weights`` (arch and input channels read from its shapes).
+    """A :class:`CorruptionNet` with the state dict saved at ``weights`` (arch and input channels read from its shapes),
+    or taken from an exported ``.onnx`` model (:func:`state_from_onnx`).
 
     With ``map_only`` a decision head fitted on other statistics (before :data:`N_STATS` changed) is left
     initial, for :func:`fit_decision` to refit."""
-    state = torch.load(weights, map_location="cpu", weights_only=True)
+    if weights.suffix == ".onnx":
+        state = state_from_onnx(weights)
+    else:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
     channels = int(state["backbone.0.0.weight"].shape[1])
     for arch in ARCHS:
         net = CorruptionNet(channels, arch)
