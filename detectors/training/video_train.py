@@ -615,16 +615,19 @@ def state_from_onnx(path: Path) -> dict[str, torch.Tensor]:
         raise ValueError(f"{path}: not an exported block corruption model (no backbone, map head or decision head)")
     for arch in ARCHS:
         net = CorruptionNet(int(convs[0][0].shape[1]), arch)
-        names = [n for n, m in net.backbone.named_modules() if isinstance(m, nn.Conv2d)]
+        modules = dict(net.backbone.named_modules())
+        names = [n for n, m in modules.items() if isinstance(m, nn.Conv2d)]
         state = net.state_dict()
         if [tuple(state[f"backbone.{n}.weight"].shape) for n in names] != [tuple(w.shape) for w, _ in convs]:
             continue
         for name, (w, b) in zip(names, convs, strict=True):
             head, last = name.rsplit(".", 1)
-            bn = f"backbone.{head}.{int(last) + 1}"  # the BatchNorm right after the convolution
+            bn = f"{head}.{int(last) + 1}"  # the BatchNorm right after the convolution
+            eps = modules[bn].eps  # running_var + eps = 1: the BatchNorm only adds its bias
             state[f"backbone.{name}.weight"] = w
-            state[f"{bn}.weight"], state[f"{bn}.bias"] = torch.ones_like(b), b
-            state[f"{bn}.running_mean"], state[f"{bn}.running_var"] = torch.zeros_like(b), torch.full_like(b, 1.0 - 1e-5)
+            state[f"backbone.{bn}.weight"], state[f"backbone.{bn}.bias"] = torch.ones_like(b), b
+            state[f"backbone.{bn}.running_mean"] = torch.zeros_like(b)
+            state[f"backbone.{bn}.running_var"] = torch.full_like(b, 1.0 - eps)
         return {**state, **{k: init[k] for k in ("head.weight", "head.bias", "decision.weight", "decision.bias")}}
     raise ValueError(f"{path}: its convolutions match no CorruptionNet arch ({', '.join(ARCHS)})")
 
