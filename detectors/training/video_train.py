@@ -129,6 +129,12 @@ def _down(cin: int, cout: int) -> nn.Sequential:
 # was found after the rule it was judged by); a lead for a rule of its own. The validation misses are small areas:
 # recall 0.07-0.21 at area ratio 0.07-0.3 (620 of 1303 positives) against 0.92 above 0.5, with damaged cells scoring
 # far above the label threshold; the clean frames with the highest cells are image pans (pan_cell, pan_horse).
+# Session 13 judged that lead by a rule written first (reports/training/s13_rules.md): on fresh source splits (seeds
+# 300, 400) the largest cell alone (its logit, slope 1) scored 0.581 against 0.521, and thresholded on the validation
+# frames it reached recall 0.566 at 0.19 % FPR there; evaluated once, frame F1 0.666 (P 0.954, R 0.511) against 0.638 but
+# clean-frame FPR 0.66 % (pans 1.2 %, film grain 1.1 %) against 0.275 %, over the 0.5 % goal, so it was reverted
+# (reports/training/s13_max_logit.patch). A threshold on one cell is set by the tail of single cells, which the
+# validation pans do not fix for other pans; what would move both is a map that fires less on clean pans and grain.
 STAT_NAMES = ("mean", "local_max", "share_0.5", "share_0.8", "mean_flagged", "row_spread", "step")
 N_STATS = len(STAT_NAMES)
 TEMPORAL_CHANNELS = 6  # current Y, U, V and current - previous (detectors.ml.features.video_temporal_input)
