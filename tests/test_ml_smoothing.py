@@ -18,7 +18,8 @@ RATE = 16000
 
 
 def programme(seconds: float, seed: int) -> np.ndarray:
-    """Notes with envelopes, hum over [2, 5) s and a burst of clicks over [7, 8.5) s (mono 16 kHz)."""
+    """Notes with envelopes, hum over [2, 5) s and bursts of clicks over [6, 7) and [8.5, 9.5) s (mono 16 kHz): the
+    segments between the bursts are clean, so their two runs are 0.5 s apart."""
     rng = np.random.default_rng(seed)
     n = int(seconds * RATE)
     x = np.zeros(n)
@@ -28,8 +29,9 @@ def programme(seconds: float, seed: int) -> np.ndarray:
         x[k : k + t.size] = 0.2 * np.sin(2 * np.pi * f * t) * np.minimum(1, t / 0.02) * np.exp(-3 * t)
     t = np.arange(2 * RATE, 5 * RATE) / RATE
     x[2 * RATE : 5 * RATE] += 0.05 * np.sin(2 * np.pi * 50 * t) + 0.03 * np.sin(2 * np.pi * 150 * t)
-    for p in rng.integers(7 * RATE, int(8.5 * RATE), 30):
-        x[p : p + 2] += 0.6
+    for lo in (6.0, 8.5):
+        for p in rng.integers(int(lo * RATE), int((lo + 1.0) * RATE), 20):
+            x[p : p + 2] += 0.6
     return x.astype(np.float32)
 
 
