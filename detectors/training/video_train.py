@@ -135,6 +135,10 @@ def _down(cin: int, cout: int) -> nn.Sequential:
 # clean-frame FPR 0.66 % (pans 1.2 %, film grain 1.1 %) against 0.275 %, over the 0.5 % goal, so it was reverted
 # (reports/training/s13_max_logit.patch). A threshold on one cell is set by the tail of single cells, which the
 # validation pans do not fix for other pans; what would move both is a map that fires less on clean pans and grain.
+# Run 27 (same session, its own rule): the shipped map fine-tuned 30 epochs with a quarter of its crops around cells
+# that fire (p >= 0.3) on fresh clean encodes of the training sources (118745 such cells in 1417 of 2944 frames, 7171
+# in 747 after): validation recall 0.477 at 0.19 % FPR against the 0.496 its rule asked (shipped 0.466), pans and text
+# worse; not shipped (reports/training/s13_hardneg.py). Fewer hot cells on training sources did not carry over.
 STAT_NAMES = ("mean", "local_max", "share_0.5", "share_0.8", "mean_flagged", "row_spread", "step")
 N_STATS = len(STAT_NAMES)
 TEMPORAL_CHANNELS = 6  # current Y, U, V and current - previous (detectors.ml.features.video_temporal_input)
