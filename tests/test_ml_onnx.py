@@ -40,7 +40,7 @@ def test_corrupted_model_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyP
         ml.model_bytes("absent")
 
 
-@pytest.mark.parametrize("which", ["audio", "audio_ensemble", "video", "video_wide"])
+@pytest.mark.parametrize("which", ["audio", "audio_ensemble", "video", "video_wide", "video_averaged"])
 def test_onnx_export_equals_torch(which: str, tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")
@@ -62,9 +62,12 @@ def test_onnx_export_equals_torch(which: str, tmp_path: Path) -> None:
         outs, dyn = ["probs"], {"input": {0: "n"}, "aux": {0: "n"}, "fine": {0: "n"}, "probs": {0: "n"}}
         names = AUDIO_INPUT_NAMES
     else:
-        from detectors.training.video_train import CorruptionNet
+        from detectors.training.video_train import AveragedNet, CorruptionNet
 
-        model = CorruptionNet(arch="wide" if which == "video_wide" else "narrow").eval()
+        if which == "video_averaged":  # two maps, each also on the mirrored frame
+            model = AveragedNet([CorruptionNet(), CorruptionNet()], mirror=True).eval()
+        else:
+            model = CorruptionNet(arch="wide" if which == "video_wide" else "narrow").eval()
         x = rng.uniform(-1, 1, (2, 3, 96, 160)).astype(np.float32)
         outs = ["map", "area_ratio", "decision"]
         dyn = {"input": {0: "n", 2: "h", 3: "w"}, "map": {0: "n", 2: "mh", 3: "mw"}, "area_ratio": {0: "n"}, "decision": {0: "n"}}

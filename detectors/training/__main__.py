@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         "--seed",
         type=int,
         default=None,
-        help="train-audio: train only the ensemble member with this seed and save its weights (export-audio combines them)",
+        help="train-audio: train only the ensemble member with this seed and save its weights (export-audio combines them); "
+        "train-video: train only the map with this seed and save it (calibrate-video --weights A --weights B averages maps)",
     )
     parser.add_argument(
         "--arch",
@@ -52,8 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--weights",
         type=Path,
-        default=Path("reports/training/block_corruption.pt"),
-        help="calibrate-video, decision-cv: saved CorruptionNet weights, or an exported .onnx model (default: the last train-video run's)",
+        action="append",
+        default=None,
+        help="calibrate-video, decision-cv: saved block corruption weights, or an exported .onnx model (default: the last "
+        "train-video run's); given more than once, the maps are averaged",
+    )
+    parser.add_argument(
+        "--mirror",
+        action="store_true",
+        help="calibrate-video, decision-cv: also average each map over the mirrored frame",
     )
     parser.add_argument(
         "--split-seed",
@@ -68,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         help="evaluate-video: the detector's hold_decision (default none; see validate-video)",
     )
     args = parser.parse_args(argv)
+    weights = args.weights or [Path("reports/training/block_corruption.pt")]
     import torch
 
     torch.set_num_threads(max(1, args.threads))
@@ -98,15 +107,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("train-video", "all"):
         from detectors.training.video_train import train_video
 
-        results["video"] = train_video(quick=args.quick, **({"arch": args.arch} if args.arch else {}))
+        results["video"] = train_video(
+            quick=args.quick,
+            only_seed=args.seed if args.command == "train-video" else None,
+            **({"arch": args.arch} if args.arch else {}),
+        )
     if args.command == "calibrate-video":
         from detectors.training.video_train import calibrate_video
 
-        results["video_calibration"] = calibrate_video(args.weights)
+        results["video_calibration"] = calibrate_video(weights, args.mirror)
     if args.command == "decision-cv":
         from detectors.training.video_decision_cv import decision_cv
 
-        results["video_decision_cv"] = decision_cv(args.weights, args.split_seed)
+        results["video_decision_cv"] = decision_cv(weights, args.split_seed, args.mirror)
     if args.command == "validate-video":
         from detectors.training.video_train import validate_video, validation_frames
 

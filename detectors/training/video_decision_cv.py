@@ -27,7 +27,7 @@ from detectors.training.video_train import (
     _frame_stats,
     _frame_targets,
     fit_logistic,
-    load_net,
+    combined_net,
     validation_frames,
 )
 
@@ -67,9 +67,10 @@ def fold_recalls(
     return out
 
 
-def decision_cv(weights: Path, split_seed: int = 100) -> dict[str, dict[str, object]]:
-    """Print and return the cross-validated recall with all statistics and with each one left out."""
-    net = load_net(weights, map_only=True)
+def decision_cv(weights: list[Path], split_seed: int = 100, mirror: bool = False) -> dict[str, dict[str, object]]:
+    """Print and return the cross-validated recall with all statistics and with each one left out (of the average of
+    several maps with more than one ``weights`` or ``mirror``, :func:`~detectors.training.video_train.combined_net`)."""
+    net = combined_net(weights, mirror)
     frames = validation_frames()
     positive, used = _frame_targets(frames)
     sources = np.array([f.source for f in frames])
@@ -77,7 +78,7 @@ def decision_cv(weights: Path, split_seed: int = 100) -> dict[str, dict[str, obj
     rows = {"all statistics": list(range(len(STAT_NAMES)))}
     rows.update({f"without {name}": [j for j in range(len(STAT_NAMES)) if j != i] for i, name in enumerate(STAT_NAMES)})
     result: dict[str, dict[str, object]] = {}
-    say(f"{weights}: recall at {TARGET_FPR:.1%} clean-frame FPR on held validation sources (source splits {split_seed}+)")
+    say(f"{', '.join(map(str, weights))}{' (mirrored too)' if mirror else ''}: recall at {TARGET_FPR:.1%} clean-frame FPR on held validation sources (source splits {split_seed}+)")
     for label, cols in rows.items():
         recalls = fold_recalls(stats[:, cols], positive, used, sources, split_seed)
         result[label] = {"mean": round(float(np.mean(recalls)), 4), "folds": [round(r, 4) for r in recalls]}

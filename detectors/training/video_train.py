@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,7 +46,7 @@ import torch
 from torch import nn
 
 from detectors.ml.features import MAP_STRIDE_PX, VIDEO_HEIGHT_PX, VIDEO_WIDTH_PX
-from detectors.training.export import export_onnx, max_abs_diff_vs_onnx
+from detectors.training.export import MODELS_DIR, export_onnx, max_abs_diff_vs_onnx
 from detectors.training.progress import progress, say
 from detectors.training.video_sim import (
     CELL_DIFF_LEVELS,
@@ -61,6 +62,8 @@ MODEL_NAME = "block_corruption"
 SEED = 20240611
 W, H = VIDEO_WIDTH_PX, VIDEO_HEIGHT_PX
 POSITIVE_RATIO = 0.07
+MAP_SEEDS: tuple[int, ...] = (SEED,)  # the seeds of the maps the shipped model averages (AveragedNet when more than one)
+MIRROR = False  # the shipped model also averages each map over the mirrored frame
 TARGET_FPR = 0.002  # clean-frame false-positive rate the decision threshold is set for (validation sources)
 # Training data per source (see training_frames): 994 real packet-loss positives from 44 sources, fewer than the
 # validation set has from 10 (1303). Session 7 tried 12 clips, every 3rd frame and 48-frame clean encodes (2671 real
@@ -222,11 +225,54 @@ class CorruptionNet(nn.Module):
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))
 
+    def probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        """The cell probability map (n, 1, rows, cols) the statistics and the decision are computed on."""
+        return torch.sigmoid(self.logits(x))
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        p = torch.sigmoid(self.logits(x))
-        stats = frame_stats(p)
-        decision = torch.sigmoid(self.decision(stats))[:, 0]
-        return p, stats[:, 2], decision
+        return _decide(self.probabilities(x), self.decision)
+
+
+def _decide(p: torch.Tensor, head: nn.Linear) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(map, soft area ratio, decision probability) of a cell probability map under a decision head."""
+    stats = frame_stats(p)
+    return p, stats[:, 2], torch.sigmoid(head(stats))[:, 0]
+
+
+class AveragedNet(nn.Module):
+    """Several trained maps, each also run on the mirrored frame with ``mirror``, averaged into one cell probability
+    map; the frame statistics and one decision head on that map, as :class:`CorruptionNet` has for its own.
+
+    Mirroring keeps cells on the 16-pixel grid when the width is a multiple of 16, as the analysis size is. The
+    members' own decision heads are not used."""
+
+    def __init__(self, members: list[CorruptionNet], mirror: bool = False, seeds: tuple[int, ...] = ()) -> None:
+        super().__init__()
+        if not members or len({(m.in_channels, m.arch) for m in members}) != 1:
+            raise ValueError("AveragedNet: needs one or more maps of the same arch and input channels")
+        self.members = nn.ModuleList(members)
+        self.mirror = mirror
+        self.seeds = seeds  # the members' training seeds where known (export metadata)
+        # saved with the weights (load_net reads them back); not in the exported graph, whose metadata says them
+        self.register_buffer("mirrored", torch.tensor(float(mirror)))
+        self.register_buffer("member_seeds", torch.tensor(seeds, dtype=torch.int64))
+        self.in_channels = members[0].in_channels
+        self.arch = members[0].arch
+        self.decision = nn.Linear(N_STATS, 1)
+        with torch.no_grad():
+            self.decision.weight.copy_(members[0].decision.weight)
+            self.decision.bias.copy_(members[0].decision.bias)
+
+    def probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        maps = []
+        for member in self.members:
+            maps.append(member.probabilities(x))
+            if self.mirror:  # the frame mirrored left to right, its map mirrored back: cells stay on the 16-px grid
+                maps.append(member.probabilities(x.flip(3)).flip(3))
+        return torch.stack(maps).mean(0)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return _decide(self.probabilities(x), self.decision)
 
 
 def _clip_frames(src: VideoSource, n: int, w: int, h: int, seed: int) -> list[np.ndarray]:
@@ -348,12 +394,12 @@ def _smooth_negative(crops: list[np.ndarray], rng: np.random.Generator) -> list[
     return res
 
 
-def _frame_stats(net: CorruptionNet, frames: list[LabelledFrame], label: str) -> torch.Tensor:
+def _frame_stats(net: CorruptionNet | AveragedNet, frames: list[LabelledFrame], label: str) -> torch.Tensor:
     out = []
     with torch.no_grad():
         for i in progress(range(0, len(frames), 16), (len(frames) + 15) // 16, label):
             x = torch.from_numpy(np.stack([frame_input(f, net.in_channels) for f in frames[i : i + 16]]))
-            out.append(frame_stats(torch.sigmoid(net.logits(x))))
+            out.append(frame_stats(net.probabilities(x)))
     return torch.cat(out)
 
 
@@ -373,10 +419,12 @@ def train_model(
     frame_steps: int = 0,
     temporal: bool = False,
     arch: str = ARCH,
+    decide: bool = True,
 ) -> CorruptionNet:
     """Stage 1: the cell map on random crops (BCE, uncertain cells ignored). Stage 1b (``frame_steps`` > 0): map and
     decision end to end on full training frames. Stage 2: the frame decision head refitted on full frames of the
-    training and validation sources, its threshold set on the clean validation frames."""
+    training and validation sources, its threshold set on the clean validation frames (not with ``decide`` False:
+    a member of an :class:`AveragedNet`, whose decision is fitted on the average)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     net = CorruptionNet(TEMPORAL_CHANNELS if temporal else 3, arch)
@@ -410,7 +458,8 @@ def train_model(
         Path("reports/training").mkdir(parents=True, exist_ok=True)
         torch.save(net.state_dict(), "reports/training/block_corruption_map.pt")  # before stage 1b, for reruns
         finetune_frames(net, frames, frame_steps, rng)
-    fit_decision(net, frames, validation or [])
+    if decide:
+        fit_decision(net, frames, validation or [])
     return net
 
 
@@ -487,7 +536,7 @@ def fit_logistic(head: nn.Linear, x: torch.Tensor, y: torch.Tensor, w: torch.Ten
     return loss
 
 
-def fit_decision(net: CorruptionNet, frames: list[LabelledFrame], validation: list[LabelledFrame]) -> np.ndarray:
+def fit_decision(net: CorruptionNet | AveragedNet, frames: list[LabelledFrame], validation: list[LabelledFrame]) -> np.ndarray:
     """Fit the decision head (weighted logistic regression on :func:`frame_stats`) and set its threshold; return the
     decision logits of the validation frames (corrupted at >= 0).
 
@@ -537,7 +586,8 @@ def fit_decision(net: CorruptionNet, frames: list[LabelledFrame], validation: li
     return z[is_val]
 
 
-def export(net: CorruptionNet) -> tuple[Path, str, float]:
+def export(net: CorruptionNet | AveragedNet, out_dir: Path = MODELS_DIR) -> tuple[Path, str, float]:
+    """Export ``net`` as ``out_dir/block_corruption.onnx`` with its metadata; return (path, sha256, max |onnx - torch|)."""
     metadata = {
         "labels": ["clean", "corrupted"],
         "input": {
@@ -554,10 +604,13 @@ def export(net: CorruptionNet) -> tuple[Path, str, float]:
         "target_fpr": TARGET_FPR,
         "seed": SEED,
     }
+    if isinstance(net, AveragedNet):
+        metadata.update({"maps": len(net.members), "mirror": net.mirror, "map_seeds": list(net.seeds)})  # seeds: [] if unknown
     ex = torch.zeros(1, net.in_channels, H, W)
     path, digest = export_onnx(
         net, ex, MODEL_NAME, ["map", "area_ratio", "decision"], metadata,
         {"input": {0: "n", 2: "h", 3: "w"}, "map": {0: "n", 2: "mh", 3: "mw"}, "area_ratio": {0: "n"}, "decision": {0: "n"}},
+        out_dir,
     )  # fmt: skip
     x = np.random.default_rng(0).uniform(-1, 1, (1, net.in_channels, H, W)).astype(np.float32)
     return path, digest, max_abs_diff_vs_onnx(net, path, x)
@@ -581,27 +634,52 @@ def _cached_frames(key: str, make: Callable[[], list[LabelledFrame]]) -> list[La
     return out
 
 
+def member_path(seed: int) -> Path:
+    """Where the map trained with ``seed`` is saved when the shipped model averages several (:data:`MAP_SEEDS`)."""
+    return Path("reports/training") / f"block_map_{seed}.pt"
+
+
 def train_video(
     quick: bool = False,
     epochs: int = 160,
     frame_steps: int = 0,
     temporal: bool = False,
     arch: str = ARCH,
+    seeds: tuple[int, ...] = MAP_SEEDS,
+    mirror: bool = MIRROR,
+    only_seed: int | None = None,
 ) -> dict[str, object]:
-    """Regenerate data from the training sources, train, export ``block_corruption.onnx`` and evaluate."""
-    split = video_sources()
+    """Regenerate data from the training sources, train, export ``block_corruption.onnx`` and evaluate.
+
+    With several ``seeds`` (or ``mirror``) each map is trained on its own and saved (:func:`member_path`), then the
+    decision is fitted on their average (:class:`AveragedNet`). ``only_seed`` trains and saves that one map and
+    stops (``calibrate-video --weights A --weights B`` averages saved maps)."""
     validation = validation_frames(quick)
     if quick:
-        frames = build_frames(split.train[:4], SEED, 1, 16, 2, 4, 8)
-        net = train_model(frames, 1, 64, validation, frame_steps=4, temporal=temporal, arch=arch)
+        frames = build_frames(video_sources().train[:4], SEED, 1, 16, 2, 4, 8)
+        epochs, crops, frame_steps = 1, 64, 4
     else:
         frames = training_frames()
+        crops = 1600
         for name, part in (("training", frames), ("validation", validation)):
             n_pos = sum(f.area_ratio >= POSITIVE_RATIO for f in part)
             n_neg = sum(not f.cells.any() for f in part)
             say(f"video {name} frames: {len(part)} ({n_pos} with area ratio >= {POSITIVE_RATIO}, {n_neg} clean)")
-        net = train_model(frames, epochs, 1600, validation, frame_steps=frame_steps, temporal=temporal, arch=arch)
     Path("reports/training").mkdir(parents=True, exist_ok=True)
+    net: CorruptionNet | AveragedNet
+    if len(seeds) == 1 and not mirror and only_seed is None:
+        net = train_model(frames, epochs, crops, validation, seeds[0], frame_steps, temporal, arch)
+    else:
+        members = []
+        for seed in seeds if only_seed is None else (only_seed,):
+            say(f"map {seed}")
+            members.append(train_model(frames, epochs, crops, None, seed, frame_steps, temporal, arch, decide=False))
+            torch.save(members[-1].state_dict(), member_path(seed))
+            say(f"saved {member_path(seed)}")
+        if only_seed is not None:
+            return {"map": str(member_path(only_seed))}
+        net = AveragedNet(members, mirror, seeds)
+        fit_decision(net, frames, validation)
     torch.save(net.state_dict(), "reports/training/block_corruption.pt")
     path, digest, diff = export(net)
     say(f"exported {path} ({path.stat().st_size} bytes, sha256 {digest}); max |onnx - torch| = {diff:.2e}")
@@ -609,25 +687,53 @@ def train_video(
 
 
 def state_from_onnx(path: Path) -> dict[str, torch.Tensor]:
-    """The :class:`CorruptionNet` state dict of an exported model, to refit a shipped model's decision when its
-    torch weights are not at hand. The export folds each BatchNorm into the convolution before it; here that
-    BatchNorm becomes the identity carrying the folded bias, which computes the same map."""
+    """The state dict of an exported model (:class:`CorruptionNet`, or :class:`AveragedNet` with ``members.K.`` keys and
+    its ``mirrored`` flag), to refit a shipped model's decision when its torch weights are not at hand. The export
+    folds each BatchNorm into the convolution before it; here that BatchNorm becomes the identity carrying the folded
+    bias, which computes the same map."""
     import onnx
     from onnx import numpy_helper
 
     try:
-        graph = onnx.load(str(path)).graph
+        model = onnx.load(str(path))
     except Exception as exc:  # protobuf's DecodeError, or an OSError
         raise ValueError(f"{path}: not an ONNX model ({exc})") from exc
-    init = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
-    convs = [(init[n.input[1]], init[n.input[2]]) for n in graph.node if n.op_type == "Conv" and n.input[1] != "head.weight"]
-    if not convs or not {"head.weight", "decision.weight"} <= init.keys():
+    init = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in model.graph.initializer}
+    # a weight used twice (a map run on the mirrored frame too) reaches its second convolution through an Identity
+    init.update({n.output[0]: init[n.input[0]] for n in model.graph.node if n.op_type == "Identity" and n.input[0] in init})
+    # each map's backbone convolutions come before its head's in the graph; a mirrored view repeats a member: first kept
+    views: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+    convs: list[tuple[torch.Tensor, torch.Tensor]] = []
+    for node in model.graph.node:
+        if node.op_type != "Conv":
+            continue
+        if node.input[1].endswith("head.weight"):
+            views.setdefault(node.input[1].removesuffix("weight"), convs)
+            convs = []
+        else:
+            convs.append((init[node.input[1]], init[node.input[2]]))
+    if not views or not all(views.values()) or "decision.weight" not in init:
         raise ValueError(f"{path}: not an exported block corruption model (no backbone, map head or decision head)")
+    state = {k: init[k] for k in ("decision.weight", "decision.bias")}
+    for head, backbone in views.items():
+        prefix = head.removesuffix("head.")  # "" for one map, "members.K." for an average
+        member = _member_state(path, backbone)
+        state.update({f"{prefix}{k}": v for k, v in member.items()})
+        state.update({f"{prefix}head.{k}": init[f"{head}{k}"] for k in ("weight", "bias")})
+    if len(views) > 1 or next(iter(views)) != "head.":
+        meta = {e.key: e.value for e in model.metadata_props}
+        state["mirrored"] = torch.tensor(float(json.loads(meta.get("mirror", "false"))))
+        state["member_seeds"] = torch.tensor(json.loads(meta.get("map_seeds", "[]")), dtype=torch.int64)
+    return state
+
+
+def _member_state(path: Path, convs: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The backbone state of one map from its exported (BatchNorm-folded) convolutions, in graph order."""
     for arch in ARCHS:
         net = CorruptionNet(int(convs[0][0].shape[1]), arch)
         modules = dict(net.backbone.named_modules())
         names = [n for n, m in modules.items() if isinstance(m, nn.Conv2d)]
-        state = net.state_dict()
+        state = {k: v for k, v in net.state_dict().items() if k.startswith("backbone.")}
         if [tuple(state[f"backbone.{n}.weight"].shape) for n in names] != [tuple(w.shape) for w, _ in convs]:
             continue
         for name, (w, b) in zip(names, convs, strict=True):
@@ -638,13 +744,14 @@ def state_from_onnx(path: Path) -> dict[str, torch.Tensor]:
             state[f"backbone.{bn}.weight"], state[f"backbone.{bn}.bias"] = torch.ones_like(b), b
             state[f"backbone.{bn}.running_mean"] = torch.zeros_like(b)
             state[f"backbone.{bn}.running_var"] = torch.full_like(b, 1.0 - eps)
-        return {**state, **{k: init[k] for k in ("head.weight", "head.bias", "decision.weight", "decision.bias")}}
+        return state
     raise ValueError(f"{path}: its convolutions match no CorruptionNet arch ({', '.join(ARCHS)})")
 
 
-def load_net(weights: Path, map_only: bool = False) -> CorruptionNet:
-    """A :class:`CorruptionNet` with the state dict saved at ``weights`` (arch and input channels read from its shapes),
-    or taken from an exported ``.onnx`` model (:func:`state_from_onnx`).
+def load_net(weights: Path, map_only: bool = False) -> CorruptionNet | AveragedNet:
+    """The net with the state dict saved at ``weights`` (arch and input channels read from its shapes; an
+    :class:`AveragedNet` when it has ``members.K.`` keys), or taken from an exported ``.onnx`` model
+    (:func:`state_from_onnx`).
 
     With ``map_only`` a decision head fitted on other statistics (before :data:`N_STATS` changed) is left
     initial, for :func:`fit_decision` to refit."""
@@ -652,36 +759,71 @@ def load_net(weights: Path, map_only: bool = False) -> CorruptionNet:
         state = state_from_onnx(weights)
     else:
         state = torch.load(weights, map_location="cpu", weights_only=True)
+    prefixes = sorted({k.split(".", 2)[1] for k in state if k.startswith("members.")}, key=int)
+    net: CorruptionNet | AveragedNet
+    if prefixes:
+        members = [_load_map(weights, {k.split(".", 2)[2]: v for k, v in state.items() if k.startswith(f"members.{i}.")}) for i in prefixes]
+        seeds = tuple(int(v) for v in state.get("member_seeds", torch.zeros(0, dtype=torch.int64)).tolist())
+        net = AveragedNet(members, bool(state.get("mirrored", torch.tensor(0.0)) > 0.5), seeds)
+    else:
+        net = _load_map(weights, state)
+    if map_only:
+        return net.eval()
+    head = state.get("decision.weight")
+    if head is None or head.shape != net.decision.weight.shape:
+        raise ValueError(
+            f"{weights}: its decision head takes {'no' if head is None else head.shape[1]} map statistics, this code "
+            f"{N_STATS}: refit it with python -m detectors.training calibrate-video --weights FILE"
+        )
+    net.decision.load_state_dict({"weight": state["decision.weight"], "bias": state["decision.bias"]})
+    return net.eval()
+
+
+def _load_map(weights: Path, state: dict[str, torch.Tensor]) -> CorruptionNet:
+    """One map (backbone and head) of any arch from its state; its decision head is left initial."""
+    if "backbone.0.0.weight" not in state:
+        raise ValueError(f"{weights}: not the weights of any CorruptionNet arch ({', '.join(ARCHS)})")
     channels = int(state["backbone.0.0.weight"].shape[1])
     for arch in ARCHS:
         net = CorruptionNet(channels, arch)
-        wanted = {k: v for k, v in net.state_dict().items() if not (map_only and k.startswith("decision."))}
+        wanted = {k: v for k, v in net.state_dict().items() if not k.startswith("decision.")}
         if all(state.get(k) is not None and state[k].shape == v.shape for k, v in wanted.items()):
-            net.load_state_dict({k: state[k] for k in wanted}, strict=not map_only)
+            net.load_state_dict({k: state[k] for k in wanted}, strict=False)
             return net.eval()
-    if not map_only and load_net(weights, map_only=True):
-        raise ValueError(
-            f"{weights}: its decision head takes {state['decision.weight'].shape[1]} map statistics, this code {N_STATS}: "
-            "refit it with python -m detectors.training calibrate-video --weights FILE"
-        )
     raise ValueError(f"{weights}: not the weights of any CorruptionNet arch ({', '.join(ARCHS)})")
 
 
-def calibrate_video(weights: Path) -> dict[str, object]:
+def combined_net(weights: list[Path], mirror: bool = False) -> CorruptionNet | AveragedNet:
+    """The net of one saved or exported model, or the :class:`AveragedNet` of several single maps (or of one with
+    ``mirror``); decision heads left for :func:`fit_decision` to refit. The members' seeds are read from file names
+    ending in ``_<seed>`` (as :func:`member_path` names them) and recorded in the export when every one has one."""
+    nets = [load_net(w, map_only=True) for w in weights]
+    if len(nets) == 1 and not mirror:
+        return nets[0]
+    maps = [n for n in nets if isinstance(n, CorruptionNet)]
+    if len(maps) != len(nets):
+        raise ValueError(f"{', '.join(map(str, weights))}: only single maps can be averaged, not a model that already averages")
+    seeds = tuple(int(m.group(1)) for w in weights if (m := re.search(r"_(\d{6,})$", w.stem)))
+    return AveragedNet(maps, mirror, seeds if len(seeds) == len(maps) else ())
+
+
+def calibrate_video(weights: list[Path], mirror: bool = False) -> dict[str, object]:
     """Refit the decision head of saved weights on the training and validation frames, set its threshold on the
-    clean validation frames and export it as the shipped ``block_corruption.onnx`` (the map is left as trained).
+    clean validation frames and export it as the shipped ``block_corruption.onnx`` (the maps are left as trained).
+    Several ``weights`` (single maps), or ``mirror``, make an :class:`AveragedNet` of them.
 
     The validation figures printed are the ones to choose between models on; run ``evaluate-video`` after choosing.
     """
-    net = load_net(weights, map_only=True)
-    say(f"{weights}: arch {net.arch}, {net.in_channels} input channels")
+    net = combined_net(weights, mirror)
+    say(f"{', '.join(map(str, weights))}: arch {net.arch}, {net.in_channels} input channels")
     frames = training_frames()
     validation = validation_frames()
     z = fit_decision(net, frames, validation)
     pos, used = _frame_targets(validation)
     neg = used & ~pos
     result: dict[str, object] = {
-        "weights": str(weights),
+        "weights": [str(w) for w in weights],
+        "mirror": mirror,
         "arch": net.arch,
         "validation_positives": int(pos.sum()),
         "validation_clean": int(neg.sum()),
@@ -694,7 +836,8 @@ def calibrate_video(weights: Path) -> dict[str, object]:
             for fpr in (0.001, 0.002, 0.005, 0.01, 0.02)
         },
     }
-    np.savez(Path("reports/training") / f"{weights.stem}_validation_logits.npz", z=z, pos=pos, neg=neg)
+    stem = "+".join(w.stem for w in weights) + ("_mirror" if mirror else "")
+    np.savez(Path("reports/training") / f"{stem}_validation_logits.npz", z=z, pos=pos, neg=neg)
     torch.save(net.state_dict(), "reports/training/block_corruption.pt")  # the weights of the exported model
     path, digest, diff = export(net)
     say(f"exported {path} ({path.stat().st_size} bytes, sha256 {digest}); max |onnx - torch| = {diff:.2e}")

@@ -1,0 +1,100 @@
+"""The block corruption model that averages several maps (AveragedNet): mirror symmetry, saving and loading, and
+rebuilding it from its exported ONNX for refitting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from detectors.training.video_train import (  # noqa: E402
+    AveragedNet,
+    CorruptionNet,
+    combined_net,
+    export,
+    load_net,
+    member_path,
+)
+
+
+def _maps(n: int, seed: int = 0) -> list[CorruptionNet]:
+    torch.manual_seed(seed)
+    nets = [CorruptionNet().eval() for _ in range(n)]
+    with torch.no_grad():  # BatchNorm away from identity, so that the export's folding is exercised
+        for net in nets:
+            for m in net.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.running_mean.uniform_(-0.2, 0.2)
+                    m.running_var.uniform_(0.5, 2.0)
+    return nets
+
+
+def _x(n: int = 2, h: int = 96, w: int = 160) -> torch.Tensor:
+    return torch.from_numpy(np.random.default_rng(5).uniform(-1, 1, (n, 3, h, w)).astype(np.float32))
+
+
+def test_average_is_the_mean_of_the_members_maps() -> None:
+    a, b = _maps(2)
+    net = AveragedNet([a, b]).eval()
+    x = _x()
+    with torch.no_grad():
+        want = (torch.sigmoid(a.logits(x)) + torch.sigmoid(b.logits(x))) / 2
+        assert torch.allclose(net(x)[0], want, atol=1e-6)
+
+
+def test_mirrored_views_make_the_map_mirror_symmetric() -> None:
+    """A frame and its mirror image get mirrored maps and the same decision; a single map does not (so the test can fail)."""
+    (a,) = _maps(1)
+    x = _x()
+    with torch.no_grad():
+        plain = a(x)[0], a(x.flip(3))[0].flip(3)
+        assert (plain[0] - plain[1]).abs().max() > 1e-3
+        net = AveragedNet([a], mirror=True).eval()
+        p, ratio, decision = net(x)
+        pm, ratio_m, decision_m = net(x.flip(3))
+    assert torch.allclose(pm.flip(3), p, atol=1e-6)
+    assert torch.allclose(ratio_m, ratio, atol=1e-6) and torch.allclose(decision_m, decision, atol=1e-6)
+
+
+def test_saved_average_loads_with_its_members_mirror_and_seeds(tmp_path: Path) -> None:
+    net = AveragedNet(_maps(3), mirror=True, seeds=(7, 8, 9)).eval()
+    with torch.no_grad():
+        net.decision.bias.fill_(-1.25)
+    torch.save(net.state_dict(), tmp_path / "avg.pt")
+    got = load_net(tmp_path / "avg.pt")
+    assert isinstance(got, AveragedNet) and len(got.members) == 3 and got.mirror and got.seeds == (7, 8, 9)
+    x = _x()
+    with torch.no_grad():
+        for want, have in zip(net(x), got(x), strict=True):
+            assert torch.equal(want, have)
+
+
+def test_exported_average_rebuilds_from_its_onnx(tmp_path: Path) -> None:
+    """calibrate-video and decision-cv accept an exported average: the net rebuilt from it gives onnxruntime's outputs."""
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    net = AveragedNet(_maps(2, seed=3), mirror=True, seeds=(11, 12)).eval()
+    path, _digest, diff = export(net, tmp_path)
+    assert diff < 1e-4
+    got = load_net(path)
+    assert isinstance(got, AveragedNet) and len(got.members) == 2 and got.mirror and got.seeds == (11, 12)
+    x = np.random.default_rng(9).uniform(-1, 1, (1, 3, 360, 640)).astype(np.float32)
+    cells, _ratio, decision = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x})
+    with torch.no_grad():
+        p, _r, d = got(torch.from_numpy(x))
+    assert np.abs(p.numpy() - cells).max() < 1e-4 and np.abs(d.numpy() - decision).max() < 1e-4
+
+
+def test_maps_are_averaged_from_files_with_their_seeds(tmp_path: Path) -> None:
+    a, b = _maps(2)
+    paths = [tmp_path / member_path(20240611).name, tmp_path / member_path(20240612).name]
+    for net, path in zip((a, b), paths, strict=True):
+        torch.save(net.state_dict(), path)
+    got = combined_net(paths, mirror=False)
+    assert isinstance(got, AveragedNet) and got.seeds == (20240611, 20240612) and not got.mirror
+    torch.save(AveragedNet([a, b]).state_dict(), tmp_path / "avg.pt")
+    with pytest.raises(ValueError, match=r"avg\.pt: only single maps can be averaged"):
+        combined_net([paths[0], tmp_path / "avg.pt"])
