@@ -154,7 +154,9 @@ def _down(cin: int, cout: int) -> nn.Sequential:
 # and thresholded on the validation frames, recall 0.695 at 0.19 % FPR (shipped map 0.466). Evaluated once: frame F1
 # 0.713 (P 0.968, R 0.565) against 0.638, clean-frame FPR 0.495 % (36 of 7270 frames, UI screens 1.4 %), AUC 0.922
 # (0.930 before): shipped. Averaging lowered the false alarms more than the misses: recall on small damaged areas
-# is still what keeps F1 under 0.90.
+# is still what keeps F1 under 0.90. Rule G (same session): a third map (seed SEED + 2, 1967 s) added, with and without
+# mirror images, on fresh split seeds 700 and 800: 0.665 (6 views) and 0.647 (3) against the shipped average's 0.672;
+# its rule asked + 0.02, so it was not calibrated or evaluated.
 STAT_NAMES = ("mean", "local_max", "share_0.5", "share_0.8", "mean_flagged", "row_spread", "step")
 N_STATS = len(STAT_NAMES)
 TEMPORAL_CHANNELS = 6  # current Y, U, V and current - previous (detectors.ml.features.video_temporal_input)
