@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from detectors.training.video_train import (  # noqa: E402
+from detectors.training.video_train import (
     AveragedNet,
     CorruptionNet,
     combined_net,

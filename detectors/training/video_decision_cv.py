@@ -26,8 +26,8 @@ from detectors.training.video_train import (
     TARGET_FPR,
     _frame_stats,
     _frame_targets,
-    fit_logistic,
     combined_net,
+    fit_logistic,
     validation_frames,
 )
 
@@ -78,7 +78,8 @@ def decision_cv(weights: list[Path], split_seed: int = 100, mirror: bool = False
     rows = {"all statistics": list(range(len(STAT_NAMES)))}
     rows.update({f"without {name}": [j for j in range(len(STAT_NAMES)) if j != i] for i, name in enumerate(STAT_NAMES)})
     result: dict[str, dict[str, object]] = {}
-    say(f"{', '.join(map(str, weights))}{' (mirrored too)' if mirror else ''}: recall at {TARGET_FPR:.1%} clean-frame FPR on held validation sources (source splits {split_seed}+)")
+    models = ", ".join(map(str, weights)) + (" (mirrored too)" if mirror else "")
+    say(f"{models}: recall at {TARGET_FPR:.1%} clean-frame FPR on held validation sources (source splits {split_seed}+)")
     for label, cols in rows.items():
         recalls = fold_recalls(stats[:, cols], positive, used, sources, split_seed)
         result[label] = {"mean": round(float(np.mean(recalls)), 4), "folds": [round(r, 4) for r in recalls]}

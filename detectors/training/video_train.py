@@ -258,13 +258,11 @@ class AveragedNet(nn.Module):
     """Several trained maps, each also run on the mirrored frame with ``mirror``, averaged into one cell probability
     map; the frame statistics and one decision head on that map, as :class:`CorruptionNet` has for its own.
 
-    Session 14 (rule F, reports/training/s14_rules.md): one map misses half of the damaged cells of small damaged areas and
-    fires single cells on clean pans and film grain of sources it never saw, and a second map trained the same way
-    with another seed does so on other cells. Recall at 0.2 % clean-frame FPR on held validation sources (decision-cv,
-    split seeds 500 and 600): shipped map 0.512, second map alone 0.402, the shipped map with its mirror image 0.550,
-    the two maps 0.674, the two with their mirror images 0.692 (shipped: frame F1 on the evaluation sources 0.713
-    against 0.638, clean-frame FPR 0.495 %). Mirroring keeps cells on the 16-pixel grid when the width is a multiple
-    of 16, as the analysis size is. The members' own decision heads are not used."""
+    One map misses half of the damaged cells of small damaged areas and fires single cells on clean pans and film
+    grain of sources it never saw. Held-source recall at 0.2 % FPR (session 14, the comment above :data:`STAT_NAMES`):
+    the shipped map 0.512, a second one trained the same way with another seed 0.402, their mean 0.674, with their
+    mirror images 0.692: the maps' errors are largely their own. Mirroring keeps cells on the 16-pixel grid when the
+    width is a multiple of 16, as the analysis size is. The members' own decision heads are not used."""
 
     def __init__(self, members: list[CorruptionNet], mirror: bool = False, seeds: tuple[int, ...] = ()) -> None:
         super().__init__()
@@ -782,7 +780,10 @@ def load_net(weights: Path, map_only: bool = False) -> CorruptionNet | AveragedN
     prefixes = sorted({k.split(".", 2)[1] for k in state if k.startswith("members.")}, key=int)
     net: CorruptionNet | AveragedNet
     if prefixes:
-        members = [_load_map(weights, {k.split(".", 2)[2]: v for k, v in state.items() if k.startswith(f"members.{i}.")}) for i in prefixes]
+        members = [
+            _load_map(weights, {k.split(".", 2)[2]: v for k, v in state.items() if k.startswith(f"members.{i}.")})
+            for i in prefixes
+        ]
         seeds = tuple(int(v) for v in state.get("member_seeds", torch.zeros(0, dtype=torch.int64)).tolist())
         net = AveragedNet(members, bool(state.get("mirrored", torch.tensor(0.0)) > 0.5), seeds)
     else:
