@@ -79,6 +79,13 @@ TARGET_FPR = 0.002  # clean-frame false-positive rate the decision threshold is 
 # Session 8 trained that map twice as long (run 16, 320 epochs): training loss 0.199, but validation recall (7
 # statistics) 0.469 at the threshold and 0.509 at 0.5 % FPR against run 13's 0.466 and 0.642: not shipped
 # (reports/training/video_run16_calibration.log).
+# Session 15 trained two maps (seeds 20240614, 20240615) on 9 damaged clips a source (2887 real positives, 4826 clean
+# frames), the recipe otherwise unchanged. Each, with its mirror image, finds more damaged cells of the validation
+# positives (0.81 and 0.80 against 0.75-0.77) but marks far more cells of clean frames (7.8 % and 6.3 % against
+# 1.4-4.8 %; clean film grain 19-24 %, pans 11-18 %). Without the shipped maps they are much worse (held-out-source
+# CV recall at 0.2 % FPR 0.43 for one with its mirror image, 0.49 for both, against 0.70 for the shipped pair), and
+# one added to the shipped pair gains too little (0.720 against 0.702; its rule asked + 0.02): not shipped
+# (reports/training/s15_rules.md, rule H).
 TRAIN_CLIPS = 3
 TRAIN_KEEP = 2
 TRAIN_CLEAN = 16
