@@ -51,6 +51,18 @@ def main(argv: list[str] | None = None) -> int:
         help="train-video: backbone size, narrow or wide (default: video_train.ARCH)",
     )
     parser.add_argument(
+        "--clips",
+        type=int,
+        default=None,
+        help="train-video: damaged training clips a source (default: video_train.TRAIN_CLIPS, what the shipped maps used)",
+    )
+    parser.add_argument(
+        "--clean",
+        type=int,
+        default=None,
+        help="train-video: frames of each of the two clean training encodes a source (default: video_train.TRAIN_CLEAN)",
+    )
+    parser.add_argument(
         "--weights",
         type=Path,
         action="append",
@@ -111,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             quick=args.quick,
             only_seed=args.seed if args.command == "train-video" else None,
             **({"arch": args.arch} if args.arch else {}),
+            **({"clips": args.clips} if args.clips is not None else {}),
+            **({"clean": args.clean} if args.clean is not None else {}),
         )
     if args.command == "calibrate-video":
         from detectors.training.video_train import calibrate_video

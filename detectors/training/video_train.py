@@ -676,18 +676,21 @@ def train_video(
     seeds: tuple[int, ...] = MAP_SEEDS,
     mirror: bool = MIRROR,
     only_seed: int | None = None,
+    clips: int = TRAIN_CLIPS,
+    clean: int = TRAIN_CLEAN,
 ) -> dict[str, object]:
     """Regenerate data from the training sources, train, export ``block_corruption.onnx`` and evaluate.
 
     With several ``seeds`` (or ``mirror``) each map is trained on its own and saved (:func:`member_path`), then the
     decision is fitted on their average (:class:`AveragedNet`). ``only_seed`` trains and saves that one map and
-    stops (``calibrate-video --weights A --weights B`` averages saved maps)."""
+    stops (``calibrate-video --weights A --weights B`` averages saved maps). ``clips`` and ``clean`` set the
+    training data per source (:func:`training_frames`; the shipped maps use the defaults)."""
     validation = validation_frames(quick)
     if quick:
         frames = build_frames(video_sources().train[:4], SEED, 1, 16, 2, 4, 8)
         epochs, crops, frame_steps = 1, 64, 4
     else:
-        frames = training_frames()
+        frames = training_frames(clips, clean)
         crops = 1600
         for name, part in (("training", frames), ("validation", validation)):
             n_pos = sum(f.area_ratio >= POSITIVE_RATIO for f in part)
@@ -877,11 +880,11 @@ def calibrate_video(weights: list[Path], mirror: bool = False) -> dict[str, obje
     return result
 
 
-def training_frames() -> list[LabelledFrame]:
-    """The labelled frames of the training sources: per source :data:`TRAIN_CLIPS` damaged clips (every
-    :data:`TRAIN_KEEP`-th frame of 36 kept), two clean encodes of :data:`TRAIN_CLEAN` frames and 30 simulated frames."""
-    key = f"train_{TRAIN_CLIPS}x36every{TRAIN_KEEP}_clean{TRAIN_CLEAN}"
-    return _cached_frames(key, lambda: build_frames(video_sources().train, SEED, TRAIN_CLIPS, 36, TRAIN_KEEP, 30, TRAIN_CLEAN))
+def training_frames(clips: int = TRAIN_CLIPS, clean: int = TRAIN_CLEAN) -> list[LabelledFrame]:
+    """The labelled frames of the training sources: per source ``clips`` damaged clips (every :data:`TRAIN_KEEP`-th
+    frame of 36 kept), two clean encodes of ``clean`` frames and 30 simulated frames."""
+    key = f"train_{clips}x36every{TRAIN_KEEP}_clean{clean}"
+    return _cached_frames(key, lambda: build_frames(video_sources().train, SEED, clips, 36, TRAIN_KEEP, 30, clean))
 
 
 def validation_frames(quick: bool = False) -> list[LabelledFrame]:

@@ -1,0 +1,43 @@
+"""The block-corruption training data size can be chosen per run (train-video --clips/--clean), and each size is
+its own entry of the frame cache, so a map trained on more clips never reuses the default set's frames."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("torch")
+
+from detectors.training import __main__ as cli
+from detectors.training import video_train
+
+
+def _cache(folder: Path, key: str, value: list[str]) -> None:
+    (folder / f"{key}.pkl").write_bytes(pickle.dumps(value))
+
+
+def test_each_training_data_size_reads_its_own_cache_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AVQA_VIDEO_CACHE", str(tmp_path))
+    default = f"train_{video_train.TRAIN_CLIPS}x36every{video_train.TRAIN_KEEP}_clean{video_train.TRAIN_CLEAN}"
+    _cache(tmp_path, default, ["default"])
+    _cache(tmp_path, f"train_9x36every{video_train.TRAIN_KEEP}_clean48", ["nine clips, clean 48"])
+    assert video_train.training_frames() == ["default"]
+    assert video_train.training_frames(9, 48) == ["nine clips, clean 48"]
+
+
+def test_train_video_passes_the_data_size_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def fake_train_video(**kwargs: Any) -> dict[str, object]:  # a real run trains for half an hour
+        seen.append(kwargs)
+        return {"map": "m.pt"}
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(video_train, "train_video", fake_train_video)
+    assert cli.main(["train-video", "--seed", "7", "--clips", "9", "--clean", "48", "--threads", "1"]) == 0
+    assert cli.main(["train-video", "--seed", "7", "--threads", "1"]) == 0
+    assert seen[0] == {"quick": False, "only_seed": 7, "clips": 9, "clean": 48}
+    assert seen[1] == {"quick": False, "only_seed": 7}  # the defaults: what the shipped maps were trained on
