@@ -164,9 +164,10 @@ def _down(cin: int, cout: int) -> nn.Sequential:
 # 0.713 (P 0.968, R 0.565) against 0.638, clean-frame FPR 0.495 % (36 of 7270 frames, UI screens 1.4 %), AUC 0.922
 # (0.930 before): shipped. On the validation frames, each model at its own 0.19 % FPR threshold, the average raised
 # recall most on small damaged areas (area ratio 0.07-0.3: 0.07-0.21 -> 0.23-0.59; above 0.5: 0.92 -> 1.00;
-# reports/training/s14_area_diag.py), and those are still most of the misses that keep F1 under 0.90. Rule G (same session): a third map (seed SEED + 2, 1967 s) added, with and without
-# mirror images, on fresh split seeds 700 and 800: 0.665 (6 views) and 0.647 (3) against the shipped average's 0.672;
-# its rule asked + 0.02, so it was not calibrated or evaluated.
+# reports/training/s14_area_diag.py), and those are still most of the misses that keep F1 under 0.90. Rule G (same
+# session): a third map (seed SEED + 2, 1967 s) added, with and without mirror images, on fresh split seeds 700 and
+# 800: 0.665 (6 views) and 0.647 (3) against the shipped average's 0.672; its rule asked + 0.02, so it was not
+# calibrated or evaluated.
 STAT_NAMES = ("mean", "local_max", "share_0.5", "share_0.8", "mean_flagged", "row_spread", "step")
 N_STATS = len(STAT_NAMES)
 TEMPORAL_CHANNELS = 6  # current Y, U, V and current - previous (detectors.ml.features.video_temporal_input)
