@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from importlib import resources
 from pathlib import Path
 
@@ -64,8 +65,8 @@ def test_onnx_export_equals_torch(which: str, tmp_path: Path) -> None:
     else:
         from detectors.training.video_train import AveragedNet, CorruptionNet
 
-        if which == "video_averaged":  # two maps, each also on the mirrored frame
-            model = AveragedNet([CorruptionNet(), CorruptionNet()], mirror=True).eval()
+        if which == "video_averaged":  # three maps, each also on the mirrored frame, as shipped
+            model = AveragedNet([CorruptionNet() for _ in range(3)], mirror=True).eval()
         else:
             model = CorruptionNet(arch="wide" if which == "video_wide" else "narrow").eval()
         x = rng.uniform(-1, 1, (2, 3, 96, 160)).astype(np.float32)
@@ -183,3 +184,15 @@ def test_shipped_block_model_loads_from_its_onnx_for_refitting(tmp_path: Path) -
     (tmp_path / "other.onnx").write_bytes(b"not a model")
     with pytest.raises(ValueError, match=r"other\.onnx: not an ONNX model"):
         load_net(tmp_path / "other.onnx")
+
+
+def test_shipped_block_model_is_the_average_train_video_retrains() -> None:
+    """The shipped model's maps are the ones ``train-video`` trains (video_train.MAP_SEEDS), so retraining reproduces it."""
+    pytest.importorskip("torch")
+    ort = pytest.importorskip("onnxruntime")
+    from detectors.training.video_train import MAP_SEEDS, MIRROR
+
+    shipped = Path(__file__).resolve().parents[1] / "detectors/ml/models/block_corruption.onnx"
+    meta = ort.InferenceSession(str(shipped), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
+    assert json.loads(meta["map_seeds"]) == list(MAP_SEEDS)
+    assert json.loads(meta["mirror"]) is MIRROR and json.loads(meta["maps"]) == len(MAP_SEEDS)

@@ -41,3 +41,34 @@ def test_train_video_passes_the_data_size_on(tmp_path: Path, monkeypatch: pytest
     assert cli.main(["train-video", "--seed", "7", "--threads", "1"]) == 0
     assert seen[0] == {"quick": False, "only_seed": 7, "clips": 9, "clean": 48}
     assert seen[1] == {"quick": False, "only_seed": 7}  # the defaults: what the shipped maps were trained on
+
+
+def test_each_map_is_trained_on_its_own_data_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``train-video --seed S`` retrains a shipped map on the data it was trained on (video_train.MAP_DATA)."""
+    monkeypatch.setenv("AVQA_VIDEO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cache").mkdir()
+    big_seed, (big_clips, big_clean) = next(iter(video_train.MAP_DATA.items()))
+    assert big_seed in video_train.MAP_SEEDS
+    default = f"train_{video_train.TRAIN_CLIPS}x36every{video_train.TRAIN_KEEP}_clean{video_train.TRAIN_CLEAN}"
+    keys = {
+        default: "default",
+        f"train_{big_clips}x36every{video_train.TRAIN_KEEP}_clean{big_clean}": "own",
+        f"train_{big_clips}x36every{video_train.TRAIN_KEEP}_clean{video_train.TRAIN_CLEAN}": "own clips, default clean",
+    }
+    for key, name in keys.items():
+        _cache(tmp_path / "cache", key, [name])
+    trained_on: list[tuple[int, list[str]]] = []
+
+    def fake_train_model(frames: list[str], *args: Any, **kwargs: Any) -> video_train.CorruptionNet:
+        trained_on.append((args[3], frames))  # the seed; a real map takes half an hour
+        return video_train.CorruptionNet()
+
+    monkeypatch.setattr(video_train, "train_model", fake_train_model)
+    monkeypatch.setattr(video_train, "validation_frames", lambda quick=False: [])
+    monkeypatch.setattr(video_train, "_say_sizes", lambda name, frames: None)
+    video_train.train_video(only_seed=video_train.SEED)
+    video_train.train_video(only_seed=big_seed)
+    video_train.train_video(only_seed=big_seed, clean=video_train.TRAIN_CLEAN)
+    assert trained_on == [(video_train.SEED, ["default"]), (big_seed, ["own"]), (big_seed, ["own clips, default clean"])]
+    assert (tmp_path / video_train.member_path(big_seed)).exists()

@@ -54,13 +54,13 @@ def main(argv: list[str] | None = None) -> int:
         "--clips",
         type=int,
         default=None,
-        help="train-video: damaged training clips a source (default: video_train.TRAIN_CLIPS, what the shipped maps used)",
+        help="train-video: damaged training clips a source (default: each map's own, video_train.map_data)",
     )
     parser.add_argument(
         "--clean",
         type=int,
         default=None,
-        help="train-video: frames of each of the two clean training encodes a source (default: video_train.TRAIN_CLEAN)",
+        help="train-video: frames of each of the two clean training encodes a source (default: each map's own)",
     )
     parser.add_argument(
         "--weights",
