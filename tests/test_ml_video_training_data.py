@@ -72,3 +72,38 @@ def test_each_map_is_trained_on_its_own_data_size(tmp_path: Path, monkeypatch: p
     video_train.train_video(only_seed=big_seed, clean=video_train.TRAIN_CLEAN)
     assert trained_on == [(video_train.SEED, ["default"]), (big_seed, ["own"]), (big_seed, ["own clips, default clean"])]
     assert (tmp_path / video_train.member_path(big_seed)).exists()
+
+
+def test_a_full_run_builds_each_data_size_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """train-video alone trains every shipped map on its own data, building each size once (minutes without a cache),
+    and fits the decision on the default-size frames, as calibrate-video does."""
+    monkeypatch.chdir(tmp_path)
+    built: list[tuple[int, int]] = []
+    trained_on: list[tuple[int, list[str]]] = []
+    decided_on: list[list[str]] = []
+
+    def fake_training_frames(clips: int, clean: int) -> list[str]:
+        built.append((clips, clean))
+        return [f"{clips}x{clean}"]
+
+    def fake_train_model(frames: list[str], *args: Any, **kwargs: Any) -> video_train.CorruptionNet:
+        trained_on.append((args[3], frames))
+        return video_train.CorruptionNet()
+
+    monkeypatch.setattr(video_train, "training_frames", fake_training_frames)
+    monkeypatch.setattr(video_train, "train_model", fake_train_model)
+    monkeypatch.setattr(video_train, "validation_frames", lambda quick=False: [])
+    monkeypatch.setattr(video_train, "_say_sizes", lambda name, frames: None)
+    monkeypatch.setattr(video_train, "fit_decision", lambda net, frames, validation: decided_on.append(frames))
+    monkeypatch.setattr(video_train, "export", lambda net: (tmp_path / "m.onnx", "sha", 0.0))
+    monkeypatch.setattr(video_train, "evaluate_video", lambda quick=False: {"evaluated": True})
+    monkeypatch.setattr(video_train, "say", lambda message: None)
+    (tmp_path / "m.onnx").write_bytes(b"exported")
+
+    assert video_train.train_video() == {"evaluated": True}
+    default = (video_train.TRAIN_CLIPS, video_train.TRAIN_CLEAN)
+    sizes = [video_train.map_data(seed) for seed in video_train.MAP_SEEDS]
+    assert [seed for seed, _ in trained_on] == list(video_train.MAP_SEEDS)
+    assert [frames for _, frames in trained_on] == [[f"{c}x{f}"] for c, f in sizes]
+    assert sorted(built) == sorted(set(sizes) | {default})  # each size once
+    assert decided_on == [[f"{default[0]}x{default[1]}"]]

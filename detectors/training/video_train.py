@@ -681,14 +681,6 @@ def map_data(seed: int) -> tuple[int, int]:
     return MAP_DATA.get(seed, (TRAIN_CLIPS, TRAIN_CLEAN))
 
 
-def _map_frames(seed: int, clips: int | None, clean: int | None) -> list[LabelledFrame]:
-    """The training frames of the map with ``seed``: :func:`map_data`'s size, either part replaced when given."""
-    own_clips, own_clean = map_data(seed)
-    frames = training_frames(own_clips if clips is None else clips, own_clean if clean is None else clean)
-    _say_sizes("training", frames)
-    return frames
-
-
 def _say_sizes(name: str, frames: list[LabelledFrame]) -> None:
     n_pos = sum(f.area_ratio >= POSITIVE_RATIO for f in frames)
     n_neg = sum(not f.cells.any() for f in frames)
@@ -724,24 +716,42 @@ def train_video(
     else:
         _say_sizes("validation", validation)
 
-    def frames_of(seed: int) -> list[LabelledFrame]:
-        return quick_frames if quick else _map_frames(seed, clips, clean)
+    def size_of(seed: int) -> tuple[int, int]:
+        own_clips, own_clean = map_data(seed)
+        return (own_clips if clips is None else clips, own_clean if clean is None else clean)
+
+    todo = list(seeds if only_seed is None else (only_seed,))
+    default = (TRAIN_CLIPS, TRAIN_CLEAN)  # also the decision's training frames
+    built: dict[tuple[int, int], list[LabelledFrame]] = {}
+
+    def frames_of(size: tuple[int, int]) -> list[LabelledFrame]:
+        """Each size built (or read from the cache) once; without AVQA_VIDEO_CACHE a build takes minutes."""
+        if quick:
+            return quick_frames
+        if size not in built:
+            built[size] = training_frames(*size)
+            _say_sizes("training", built[size])
+        return built[size]
 
     Path("reports/training").mkdir(parents=True, exist_ok=True)
     net: CorruptionNet | AveragedNet
     if len(seeds) == 1 and not mirror and only_seed is None:
-        net = train_model(frames_of(seeds[0]), epochs, crops, validation, seeds[0], frame_steps, temporal, arch)
+        net = train_model(frames_of(size_of(seeds[0])), epochs, crops, validation, seeds[0], frame_steps, temporal, arch)
     else:
         members = []
-        for seed in seeds if only_seed is None else (only_seed,):
+        for i, seed in enumerate(todo):
             say(f"map {seed}")
-            members.append(train_model(frames_of(seed), epochs, crops, None, seed, frame_steps, temporal, arch, decide=False))
+            frames = frames_of(size_of(seed))
+            members.append(train_model(frames, epochs, crops, None, seed, frame_steps, temporal, arch, decide=False))
             torch.save(members[-1].state_dict(), member_path(seed))
             say(f"saved {member_path(seed)}")
+            del frames
+            for size in [s for s in built if s != default and s not in map(size_of, todo[i + 1 :])]:
+                del built[size]  # several GB that no later map needs
         if only_seed is not None:
             return {"map": str(member_path(only_seed))}
         net = AveragedNet(members, mirror, seeds)
-        fit_decision(net, quick_frames if quick else training_frames(), validation)
+        fit_decision(net, frames_of(default), validation)
     torch.save(net.state_dict(), "reports/training/block_corruption.pt")
     path, digest, diff = export(net)
     say(f"exported {path} ({path.stat().st_size} bytes, sha256 {digest}); max |onnx - torch| = {diff:.2e}")
