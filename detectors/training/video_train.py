@@ -92,7 +92,7 @@ TARGET_FPR = 0.002  # clean-frame false-positive rate the decision threshold is 
 # source splits (rule J, reports/training/s16_rules.md): 0.727 against the pair's 0.687; refitted, validation recall
 # 0.756 at 0.19 % FPR (pair 0.695); evaluated once, frame F1 0.737 (P 0.979, R 0.590) against 0.713, clean-frame FPR
 # 0.33 % against 0.495 %, AUC 0.911 against 0.922: shipped as the third map (MAP_SEEDS, MAP_DATA). Six map passes
-# measured 26.6-28.2 frames/s at 1080p on 2 cores (goal 25).
+# measured 26.3-28.2 frames/s at 1080p on 2 cores in six runs (goal 25).
 TRAIN_CLIPS = 3
 TRAIN_KEEP = 2
 TRAIN_CLEAN = 16
@@ -746,7 +746,8 @@ def train_video(
             torch.save(members[-1].state_dict(), member_path(seed))
             say(f"saved {member_path(seed)}")
             del frames
-            for size in [s for s in built if s != default and s not in map(size_of, todo[i + 1 :])]:
+            later = {size_of(s) for s in todo[i + 1 :]}
+            for size in [s for s in built if s != default and s not in later]:
                 del built[size]  # several GB that no later map needs
         if only_seed is not None:
             return {"map": str(member_path(only_seed))}
