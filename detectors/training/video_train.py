@@ -92,7 +92,11 @@ TARGET_FPR = 0.002  # clean-frame false-positive rate the decision threshold is 
 # source splits (rule J, reports/training/s16_rules.md): 0.727 against the pair's 0.687; refitted, validation recall
 # 0.756 at 0.19 % FPR (pair 0.695); evaluated once, frame F1 0.737 (P 0.979, R 0.590) against 0.713, clean-frame FPR
 # 0.33 % against 0.495 %, AUC 0.911 against 0.922: shipped as the third map (MAP_SEEDS, MAP_DATA). Six map passes
-# measured 26.3-28.2 frames/s at 1080p on 2 cores in six runs (goal 25).
+# measured 26.3-28.2 frames/s at 1080p on 2 cores in six runs (goal 25). The recipe is not a reliable gain: the same
+# session's maps on 9 clips with clean 96 (seed 20240617, rule K) and on M6's own data with seed 20240618 (run L)
+# scored far lower (CV with the mirror alone 0.41 and 0.17, M6 0.49 on other splits; in M6's place 0.63 and 0.56
+# against the shipped three's 0.70 and 0.74 on the same splits), so the third map is a good draw, checked once on the
+# evaluation sources, not a better way to train.
 TRAIN_CLIPS = 3
 TRAIN_KEEP = 2
 TRAIN_CLEAN = 16
