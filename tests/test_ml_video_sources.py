@@ -1,0 +1,48 @@
+"""Procedural pan sources (dead leaves): extra training content, deterministic, moving, never in a held-out split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("cv2")
+
+from detectors.training.video_sources import dead_leaves_image, leaves_sources, video_sources
+
+
+def test_dead_leaves_picture_is_reproducible_per_seed_and_differs_between_seeds() -> None:
+    a, b, c = dead_leaves_image(3, 320, 240), dead_leaves_image(3, 320, 240), dead_leaves_image(4, 320, 240)
+    assert a.shape == (240, 320, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, b)
+    assert np.abs(a.astype(int) - c.astype(int)).mean() > 20
+
+
+def test_dead_leaves_picture_has_occlusion_edges_at_many_scales() -> None:
+    """Not a flat field nor noise: many leaves (distinct colours), large uniform areas and small ones, and edges."""
+    import cv2
+
+    img = dead_leaves_image(11, 600, 450)
+    grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    edges = cv2.Canny(grey, 30, 90) > 0
+    assert 0.02 < edges.mean() < 0.5
+    # leaf areas: connected regions between edges, from a few pixels to a sizeable share of the picture
+    n, _labels, stats, _ = cv2.connectedComponentsWithStats((~edges).astype(np.uint8), connectivity=4)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    assert n > 200
+    assert (areas < 100).sum() > 50 and areas.max() > 0.01 * img.shape[0] * img.shape[1]
+    assert len(np.unique(img.reshape(-1, 3), axis=0)) > 1000
+
+
+def test_leaves_sources_pan_over_their_picture_and_stay_out_of_the_held_out_splits() -> None:
+    sources = leaves_sources(3, first=2)
+    assert [s.name for s in sources] == ["pan_leaves2", "pan_leaves3", "pan_leaves4"]
+    assert all(s.family == "pan" for s in sources)
+    split = video_sources()
+    held = {s.name for s in split.validation + split.evaluation} | {s.name for s in split.train}
+    assert not held & {s.name for s in leaves_sources(50)}
+    frames = sources[0].frames(4, 320, 180, 5)
+    assert len(frames) == 4 and frames[0].shape == (180, 320, 3)
+    assert np.array_equal(frames[0], sources[0].frames(4, 320, 180, 5)[0])
+    # camera motion: consecutive frames differ, and another clip seed moves another way
+    assert np.abs(frames[1].astype(int) - frames[0].astype(int)).mean() > 5
+    assert not np.array_equal(frames[2], sources[0].frames(4, 320, 180, 6)[2])
