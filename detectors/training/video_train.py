@@ -5,7 +5,11 @@ The shipped model sees one frame (Y, U, V). A temporal variant (``temporal=True`
 the frame shown before it in the same decode (the current planes and their difference from
 the previous frame, :func:`frame_input`), as the detector then does at run time; it scored
 lower on the validation sources than the single-frame model (reports/training/video_run7.log,
-video_run10.log), so it is not the default. Sources are split three ways
+video_run10.log), so it is not the default. Trained with today's recipe (seed 20240619, 160 epochs, session 17 rule M),
+it is one more draw of the single-frame maps' spread: held-source recall at 0.2 % FPR with its mirror 0.457 (M6 0.438 on
+the same splits), and in M6's place in the shipped average 0.647 against 0.735; recall of the validation pans in those
+folds 0.10 (M6 0.06, the shipped average 0.42): the difference planes did not lift pans (reports/training/s17_rules.md,
+s17/family_m.log). Sources are split three ways
 (:func:`detectors.training.video_sources.video_sources`): the cell map is trained on the
 training sources only (stage 1 on random crops; an optional stage 1b, ``frame_steps`` > 0, trains it
 end to end with the frame decision on full frames, :func:`finetune_frames`: 800 steps raised the
