@@ -38,8 +38,8 @@ def test_leaves_sources_pan_over_their_picture_and_stay_out_of_the_held_out_spli
     assert [s.name for s in sources] == ["pan_leaves2", "pan_leaves3", "pan_leaves4"]
     assert all(s.family == "pan" for s in sources)
     split = video_sources()
-    held = {s.name for s in split.validation + split.evaluation} | {s.name for s in split.train}
-    assert not held & {s.name for s in leaves_sources(50)}
+    named = {s.name for s in split.train + split.validation + split.evaluation}
+    assert not named & {s.name for s in leaves_sources(50)}
     frames = sources[0].frames(4, 320, 180, 5)
     assert len(frames) == 4 and frames[0].shape == (180, 320, 3)
     assert np.array_equal(frames[0], sources[0].frames(4, 320, 180, 5)[0])

@@ -85,7 +85,7 @@ def dead_leaves_image(seed: int, width: int = 1200, height: int = 900) -> np.nda
     """Return a BGR dead-leaves picture: opaque discs, ellipses and rotated rectangles, each new one laid *under* the
     ones before (only where the canvas is still bare) until it is covered, radii drawn from p(r) ~ r^-3 (6-300 px): the
     occlusion edges and scale-free statistics of natural scenes that camera-test charts use. Colours mostly muted, from
-    a small palette a picture, as a scene's colours cluster; a third of the leaves carry a texture (a gradient,
+    a small palette a picture, as a scene's colours cluster; half of the leaves carry a texture (a gradient,
     stripes or fine noise) so that not every area is flat; slight blur as from a lens."""
     rng = np.random.default_rng(seed)
     hue, sat = rng.integers(0, 180, 24), rng.beta(1.3, 3.0, 24) * 255
