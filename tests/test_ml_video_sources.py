@@ -1,4 +1,4 @@
-"""Procedural pan sources (dead leaves): extra training content, deterministic, moving, never in a held-out split."""
+"""Extra pan sources for training (dead leaves, photographs other wheels ship): deterministic, moving, never in a held-out split."""
 
 from __future__ import annotations
 
@@ -46,3 +46,30 @@ def test_leaves_sources_pan_over_their_picture_and_stay_out_of_the_held_out_spli
     # camera motion: consecutive frames differ, and another clip seed moves another way
     assert np.abs(frames[1].astype(int) - frames[0].astype(int)).mean() > 5
     assert not np.array_equal(frames[2], sources[0].frames(4, 320, 180, 6)[2])
+
+
+def test_photo_sources_pan_over_the_photographs_other_wheels_ship() -> None:
+    """The five photographs of PHOTOS as pans (three also with grain), none of them in a held-out split."""
+    from detectors.training.video_sources import PHOTOS, photo_image, photo_sources
+
+    for dist in {d for d, _ in PHOTOS.values()}:
+        pytest.importorskip({"scikit-learn": "sklearn", "matplotlib": "matplotlib", "PyWavelets": "pywt"}[dist])
+    sources = photo_sources()
+    assert [s.name for s in sources][:5] == [f"pan_{n}" for n in PHOTOS]
+    assert [s.name for s in sources if s.grain] == ["grain_china", "grain_grace_hopper", "grain_ascent"]
+    split = video_sources()
+    assert not {s.name for s in split.train + split.validation + split.evaluation} & {s.name for s in sources}
+    for name in PHOTOS:
+        img = photo_image(name)
+        assert img.ndim == 3 and img.shape[2] == 3 and img.dtype == np.uint8 and min(img.shape[:2]) >= 400
+        assert img.std() > 30  # a picture, not a flat field
+    frames = sources[0].frames(3, 320, 180, 2)
+    assert frames[0].shape == (180, 320, 3) and np.abs(frames[1].astype(int) - frames[0].astype(int)).mean() > 5
+
+
+def test_a_missing_photograph_names_its_wheel(monkeypatch: pytest.MonkeyPatch) -> None:
+    from detectors.training import video_sources as vs
+
+    monkeypatch.setitem(vs.PHOTOS, "nowhere", ("no-such-distribution", "pictures/nowhere.jpg"))
+    with pytest.raises(FileNotFoundError, match="pictures/nowhere.jpg of no-such-distribution"):
+        vs.photo_image("nowhere")

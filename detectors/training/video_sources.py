@@ -156,6 +156,50 @@ def leaves_sources(count: int, first: int = 0) -> list[VideoSource]:
     return [VideoSource(f"pan_leaves{k}", "pan", leaves_renderer(7001 + k)) for k in range(first, first + count)]
 
 
+# Natural photographs other wheels of the ``train`` extra ship, beyond scikit-image's (read by path, not imported):
+# name -> (distribution, path inside it). .npz files hold one 8-bit grey picture.
+PHOTOS: dict[str, tuple[str, str]] = {
+    "china": ("scikit-learn", "sklearn/datasets/images/china.jpg"),
+    "flower": ("scikit-learn", "sklearn/datasets/images/flower.jpg"),
+    "grace_hopper": ("matplotlib", "matplotlib/mpl-data/sample_data/grace_hopper.jpg"),
+    "aero": ("PyWavelets", "pywt/data/aero.npz"),
+    "ascent": ("PyWavelets", "pywt/data/ascent.npz"),
+}
+
+
+def photo_image(name: str) -> np.ndarray:
+    """Return the BGR picture of :data:`PHOTOS` ``name``; FileNotFoundError naming the wheel when it is missing."""
+    dist, rel = PHOTOS[name]
+    p = _data(dist, rel)
+    if p is None:
+        raise FileNotFoundError(f"{rel} of {dist} (install the train extra: pip install -e '.[train]')")
+    if p.suffix == ".npz":
+        with np.load(p) as data:
+            grey = np.asarray(data[data.files[0]], np.uint8)
+        return cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
+    img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError(f"{p}: not a readable image")
+    return img
+
+
+def photo_renderer(name: str) -> Renderer:
+    """Return camera motion (as :func:`pan_renderer`) over the photograph :data:`PHOTOS` ``name``."""
+
+    def render(n: int, width: int, height: int, seed: int) -> list[np.ndarray]:
+        return _pan(photo_image(name), n, width, height, seed)
+
+    return render
+
+
+def photo_sources() -> list[VideoSource]:
+    """Pans over the photographs of :data:`PHOTOS` (``pan_<name>``) and grain variants of three of them
+    (``grain_<name>``): more natural pictures for training, never part of the validation or evaluation split."""
+    out = [VideoSource(f"pan_{name}", "pan", photo_renderer(name)) for name in PHOTOS]
+    out += [VideoSource(f"grain_{name}", "pan", photo_renderer(name), grain=True) for name in ("china", "grace_hopper", "ascent")]
+    return out
+
+
 def clip_renderer(dist: str, rel: str) -> Renderer:
     """Return frames of a shipped video file (looped), resized to the output size."""
 
