@@ -7,6 +7,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -107,3 +108,36 @@ def test_a_full_run_builds_each_data_size_once(tmp_path: Path, monkeypatch: pyte
     assert [frames for _, frames in trained_on] == [[f"{c}x{f}"] for c, f in sizes]
     assert sorted(built) == sorted(set(sizes) | {default})  # each size once
     assert decided_on == [[f"{default[0]}x{default[1]}"]]
+
+
+def _random_frames(n: int) -> list[Any]:
+    from detectors.training.video_sim import LabelledFrame
+
+    rng = np.random.default_rng(3)
+    rows, cols = -(-video_train.H // 16), -(-video_train.W // 16)
+    out = []
+    for k in range(n):
+        i420 = rng.integers(0, 256, (video_train.H * 3 // 2, video_train.W), dtype=np.uint8)
+        cells = np.zeros((rows, cols), np.float32)
+        cells[5 + k : 9 + k, 3:12] = 1.0
+        out.append(LabelledFrame(i420, cells, "random", "simulated"))
+    return out
+
+
+def test_a_map_fine_tuned_from_saved_weights_starts_from_them() -> None:
+    """train_model(init=...) continues from the given map (at a vanishing learning rate it stays there) instead of
+    a fresh initialisation; BatchNorm running statistics still follow the new crops."""
+    import torch
+
+    frames = _random_frames(3)
+    base = video_train.CorruptionNet()
+    with torch.no_grad():
+        for p in base.parameters():
+            p.add_(0.05)
+    state = {k: v.clone() for k, v in base.state_dict().items()}
+    tuned = video_train.train_model(frames, 1, 32, seed=5, decide=False, init=state, max_lr=1e-12)
+    fresh = video_train.train_model(frames, 1, 32, seed=5, decide=False)
+    conv = "backbone.0.0.weight"
+    assert torch.allclose(tuned.state_dict()[conv], state[conv], atol=1e-6)
+    assert not torch.allclose(fresh.state_dict()[conv], state[conv], atol=1e-2)
+    assert not torch.equal(tuned.state_dict()["backbone.0.1.running_mean"], state["backbone.0.1.running_mean"])

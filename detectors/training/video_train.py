@@ -464,18 +464,23 @@ def train_model(
     temporal: bool = False,
     arch: str = ARCH,
     decide: bool = True,
+    init: dict[str, torch.Tensor] | None = None,
+    max_lr: float = 3e-3,
 ) -> CorruptionNet:
-    """Stage 1: the cell map on random crops (BCE, uncertain cells ignored). Stage 1b (``frame_steps`` > 0): map and
+    """Stage 1: the cell map on random crops (BCE, uncertain cells ignored), from scratch or, with ``init`` (a saved
+    map's state), fine-tuned from it. Stage 1b (``frame_steps`` > 0): map and
     decision end to end on full training frames. Stage 2: the frame decision head refitted on full frames of the
     training and validation sources, its threshold set on the clean validation frames (not with ``decide`` False:
     a member of an :class:`AveragedNet`, whose decision is fitted on the average)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     net = CorruptionNet(TEMPORAL_CHANNELS if temporal else 3, arch)
+    if init is not None:
+        net.load_state_dict(init)
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     batch = 16
     steps = epochs * (crops_per_epoch // batch)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.15)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=steps, pct_start=0.15)
     for epoch in range(epochs):
         xs, ys, ws = _crops(frames, rng, crops_per_epoch, channels=net.in_channels)
         net.train()
@@ -681,6 +686,17 @@ def _cached_frames(key: str, make: Callable[[], list[LabelledFrame]]) -> list[La
 def member_path(seed: int) -> Path:
     """Where the map trained with ``seed`` is saved when the shipped model averages several (:data:`MAP_SEEDS`)."""
     return Path("reports/training") / f"block_map_{seed}.pt"
+
+
+def photo_frames() -> list[LabelledFrame]:
+    """The labelled frames of the photo pan sources (:func:`~detectors.training.video_sources.photo_sources`), built
+    as the default training frames are: 3 damaged clips, every 2nd frame, 30 simulated, clean encodes of 16 frames."""
+    from detectors.training.video_sources import photo_sources
+
+    return _cached_frames(
+        "photos8_3x36every2_clean16",
+        lambda: build_frames(photo_sources(), SEED + 13, TRAIN_CLIPS, 36, TRAIN_KEEP, 30, TRAIN_CLEAN),
+    )
 
 
 def map_data(seed: int) -> tuple[int, int]:
