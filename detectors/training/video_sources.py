@@ -156,8 +156,9 @@ def leaves_sources(count: int, first: int = 0) -> list[VideoSource]:
     return [VideoSource(f"pan_leaves{k}", "pan", leaves_renderer(7001 + k)) for k in range(first, first + count)]
 
 
-# Natural photographs other wheels of the ``train`` extra ship, beyond scikit-image's (read by path, not imported):
-# name -> (distribution, path inside it). .npz files hold one 8-bit grey picture.
+# Natural photographs other wheels ship, beyond scikit-image's: matplotlib (installed with avqa), scikit-learn and
+# PyWavelets (the ``train`` extra); read by path, not imported. name -> (distribution, path inside it); .npz files hold
+# one 8-bit grey picture.
 PHOTOS: dict[str, tuple[str, str]] = {
     "china": ("scikit-learn", "sklearn/datasets/images/china.jpg"),
     "flower": ("scikit-learn", "sklearn/datasets/images/flower.jpg"),

@@ -10,7 +10,7 @@ it is one more draw of the single-frame maps' spread: held-source recall at 0.2 
 the same splits), and in M6's place in the shipped average 0.647 against 0.735; recall of the validation pans in those
 folds 0.10 (M6 0.06, the shipped average 0.42): the difference planes did not lift pans (reports/training/s17_rules.md,
 s17/family_m.log). Session 18 (reports/training/s18_rules.md) tried three more levers, none better than the shipped
-average (0.72-0.73 on each fresh split): fine-tuning its maps (:func:`train_model` ``init``) with or without five more
+average (0.72-0.76 on the fresh splits): fine-tuning its maps (:func:`train_model` ``init``) with or without five more
 photographs (:func:`~detectors.training.video_sources.photo_sources`, 0.69 and 0.63), a map trained with the photographs
 from the start in one member's place (0.70-0.72), and a decision that also sees the previous frame's map (0.74-0.75
 against 0.756). At the cell level no map tells damaged pan cells from clean pan picture well (AUC 0.73-0.81; one damaged
@@ -473,8 +473,8 @@ def train_model(
     max_lr: float = 3e-3,
 ) -> CorruptionNet:
     """Stage 1: the cell map on random crops (BCE, uncertain cells ignored), from scratch or, with ``init`` (a saved
-    map's state), fine-tuned from it under a one-cycle schedule peaking at ``max_lr``. Stage 1b (``frame_steps`` > 0): map and
-    decision end to end on full training frames. Stage 2: the frame decision head refitted on full frames of the
+    map's state), fine-tuned from it; the one-cycle schedule peaks at ``max_lr``. Stage 1b (``frame_steps`` > 0): map
+    and decision end to end on full training frames. Stage 2: the frame decision head refitted on full frames of the
     training and validation sources, its threshold set on the clean validation frames (not with ``decide`` False:
     a member of an :class:`AveragedNet`, whose decision is fitted on the average)."""
     torch.manual_seed(seed)
