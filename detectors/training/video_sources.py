@@ -53,13 +53,22 @@ def _data(dist: str, rel: str) -> Path | None:
 
 
 def pan_renderer(image: str) -> Renderer:
-    """Return camera motion over a still image: fast pans (4-30 px/frame) with a slow zoom."""
+    """Return camera motion over a still image of scikit-image: fast pans (4-30 px/frame) with a slow zoom."""
 
-    def render(n: int, width: int, height: int, seed: int) -> list[np.ndarray]:
+    def picture() -> np.ndarray:
         p = _data("scikit-image", f"skimage/data/{image}")
         if p is None:
             raise FileNotFoundError(f"skimage/data/{image} (install scikit-image==0.26.0)")
-        return _pan(cv2.imread(str(p), cv2.IMREAD_COLOR), n, width, height, seed)
+        return cv2.imread(str(p), cv2.IMREAD_COLOR)
+
+    return _pan_over(picture)
+
+
+def _pan_over(picture: Callable[[], np.ndarray]) -> Renderer:
+    """Return the renderer of camera motion (:func:`_pan`) over the BGR picture ``picture()`` gives, got at each render."""
+
+    def render(n: int, width: int, height: int, seed: int) -> list[np.ndarray]:
+        return _pan(picture(), n, width, height, seed)
 
     return render
 
@@ -136,11 +145,7 @@ def dead_leaves_image(seed: int, width: int = 1200, height: int = 900) -> np.nda
 
 def leaves_renderer(image_seed: int) -> Renderer:
     """Return camera motion (as :func:`pan_renderer`) over the dead-leaves picture of ``image_seed``."""
-
-    def render(n: int, width: int, height: int, seed: int) -> list[np.ndarray]:
-        return _pan(dead_leaves_image(image_seed), n, width, height, seed)
-
-    return render
+    return _pan_over(lambda: dead_leaves_image(image_seed))
 
 
 def leaves_sources(count: int, first: int = 0) -> list[VideoSource]:
@@ -186,11 +191,7 @@ def photo_image(name: str) -> np.ndarray:
 
 def photo_renderer(name: str) -> Renderer:
     """Return camera motion (as :func:`pan_renderer`) over the photograph :data:`PHOTOS` ``name``."""
-
-    def render(n: int, width: int, height: int, seed: int) -> list[np.ndarray]:
-        return _pan(photo_image(name), n, width, height, seed)
-
-    return render
+    return _pan_over(lambda: photo_image(name))
 
 
 def photo_sources() -> list[VideoSource]:
