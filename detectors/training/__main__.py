@@ -1,4 +1,4 @@
-"""``python -m detectors.training {train-audio,export-audio,validate-audio,evaluate-audio,train-video,calibrate-video,decision-cv,validate-video,evaluate-video,all}``.
+"""``python -m detectors.training {train-audio,export-audio,validate-audio,evaluate-audio,train-video,calibrate-video,decision-cv,validate-video,evaluate-video,look-video,score-look,all}``.
 
 Regenerates the simulated data from the pristine sources (fixed seeds), trains, exports the
 ONNX models into ``detectors/ml/models`` (with sha256) and prints the evaluation tables.
@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
             "decision-cv",
             "validate-video",
             "evaluate-video",
+            "look-video",
+            "score-look",
             "all",
         ),
     )
@@ -87,7 +89,22 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="evaluate-video: the detector's hold_decision (default none; see validate-video)",
     )
+    parser.add_argument(
+        "--look",
+        type=Path,
+        default=Path("reports/training/look"),
+        help="look-video, score-look: the folder of a blind look at validation frames (video_look; default "
+        "reports/training/look)",
+    )
+    parser.add_argument("--positives", type=int, default=48, help="look-video: labelled positives to draw (default 48)")
+    parser.add_argument("--negatives", type=int, default=16, help="look-video: clean frames to draw (default 16)")
+    parser.add_argument("--sample-seed", type=int, default=19, help="look-video: seed of the draw (default 19)")
+    parser.add_argument(
+        "--sources", default=None, help="look-video: draw only from these validation sources (comma-separated names)"
+    )
     args = parser.parse_args(argv)
+    if args.command in ("look-video", "score-look"):
+        return _look(args)
     weights = args.weights or [Path("reports/training/block_corruption.pt")]
     import torch
 
@@ -146,6 +163,40 @@ def main(argv: list[str] | None = None) -> int:
         (out / f"{key}_evaluation.json").write_text(json.dumps(value, indent=2) + "\n")
     print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "confusion"} for k, v in results.items()}, indent=2))  # type: ignore[union-attr]
     print(f"wall time {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def _look(args: argparse.Namespace) -> int:
+    """look-video / score-look (detectors.training.video_look) on the validation frames (built by video_train)."""
+    from detectors.training import video_look
+    from detectors.training.video_sim import LabelledFrame
+
+    def frames() -> list[LabelledFrame]:
+        from detectors.training.video_train import validation_frames  # the cached validation frames
+
+        return validation_frames()
+
+    if args.command == "look-video":
+        for name in (video_look.JUDGMENTS_FILE, video_look.KEY_FILE):  # before minutes of data building
+            if (args.look / name).exists():
+                raise SystemExit(f"{args.look / name}: this folder already holds a look; choose another --look folder")
+        sources = [s.strip() for s in args.sources.split(",") if s.strip()] if args.sources else None
+        key = video_look.write_look(frames(), args.look, args.positives, args.negatives, args.sample_seed, sources)
+        print(
+            f"wrote {len(key)} pictures to {args.look}; judge each one alone into {args.look / video_look.JUDGMENTS_FILE} "
+            f"('NN V note' or 'NN N note' per line) without opening {video_look.KEY_FILE}, then run score-look"
+        )
+        return 0
+    if not (args.look / video_look.KEY_FILE).exists():
+        raise SystemExit(f"{args.look / video_look.KEY_FILE}: no look here; write one with look-video first")
+    result = video_look.score_look(frames(), args.look)
+    (args.look / "score.json").write_text(json.dumps(result, indent=1) + "\n")
+    for r in result["pictures"]:  # type: ignore[attr-defined]
+        print(
+            f"{r['picture']:02d} frame {r['frame']:5d} {r['source']:22s} area {r['area_ratio']:.3f} "
+            f"{'positive' if r['positive'] else 'clean   '} seen {'V' if r['seen'] else 'N'} flagged {int(r['flagged'])}"
+        )
+    print(json.dumps({k: v for k, v in result.items() if k != "pictures"}, indent=1))
     return 0
 
 
