@@ -65,7 +65,7 @@ def test_onnx_export_equals_torch(which: str, tmp_path: Path) -> None:
     else:
         from detectors.training.video_train import AveragedNet, CorruptionNet
 
-        if which == "video_averaged":  # three maps, each also on the mirrored frame, as shipped
+        if which == "video_averaged":  # three maps, each also on the mirrored frame (weights shared in the graph)
             model = AveragedNet([CorruptionNet() for _ in range(3)], mirror=True).eval()
         else:
             model = CorruptionNet(arch="wide" if which == "video_wide" else "narrow").eval()
