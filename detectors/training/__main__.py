@@ -177,9 +177,10 @@ def _look(args: argparse.Namespace) -> int:
         return validation_frames()
 
     if args.command == "look-video":
-        for name in (video_look.JUDGMENTS_FILE, video_look.KEY_FILE):  # before minutes of data building
-            if (args.look / name).exists():
-                raise SystemExit(f"{args.look / name}: this folder already holds a look; choose another --look folder")
+        try:
+            video_look.refuse_used(args.look)  # before minutes of data building
+        except FileExistsError as exc:
+            raise SystemExit(str(exc)) from None
         sources = [s.strip() for s in args.sources.split(",") if s.strip()] if args.sources else None
         key = video_look.write_look(frames(), args.look, args.positives, args.negatives, args.sample_seed, sources)
         print(

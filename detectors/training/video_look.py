@@ -19,8 +19,9 @@ measures that gap by eye, blind:
 
 Session 19 (48 positives and 16 clean frames of the validation sources, seed 19): 48 of 48
 positives judged visible, 0 of 16 clean; on the validation pans alone (30 + 10, seed 1902) 27 of
-30 visible, and 3 of 10 clean pan frames taken for corruption (heavy compression). The shipped
-detector flagged 36 of the 48 and 20 of the 27 visible pans: its misses are mostly visible damage.
+30 visible, and 3 of 10 clean pan frames taken for corruption (heavy compression). The detector then
+shipped (session 16's) flagged 36 of the 48 and 20 of the 27 visible pans, the one that replaced it (no mirrored
+views) 34 and 19: its misses are mostly visible damage.
 """
 
 from __future__ import annotations
@@ -34,9 +35,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from detectors.training.video_sim import LabelledFrame
+from detectors.training.video_sim import POSITIVE_RATIO, LabelledFrame
 
-POSITIVE_RATIO = 0.07  # as video_train.POSITIVE_RATIO (that module needs torch; this one must not)
 KEY_FILE = "key_DO_NOT_OPEN.json"
 JUDGMENTS_FILE = "judgments.txt"
 _LINE = re.compile(r"^\s*(\d+)\s+([VN])(?:\s+(.*))?$")
@@ -60,6 +60,14 @@ def families() -> dict[str, str]:
     return {s.name: ("grain" if s.grain else s.family) for s in (*split.train, *split.validation, *split.evaluation)}
 
 
+def refuse_used(out: Path) -> None:
+    """Raise FileExistsError if ``out`` already holds a look (a key or judgments): a judged look is evidence, never
+    overwritten."""
+    for name in (JUDGMENTS_FILE, KEY_FILE):
+        if (out / name).exists():
+            raise FileExistsError(f"{out / name}: this folder already holds a look; choose another --look folder")
+
+
 def write_look(
     frames: Sequence[LabelledFrame],
     out: Path,
@@ -71,10 +79,8 @@ def write_look(
     """Write a blind sample of ``frames`` (of ``sources`` only, when given) to ``out``; return the key
     (picture number -> frame index), also written to :data:`KEY_FILE`.
 
-    Refuses a folder that already holds judgments or a key: a look once judged is evidence, never overwritten."""
-    for name in (JUDGMENTS_FILE, KEY_FILE):
-        if (out / name).exists():
-            raise FileExistsError(f"{out / name}: this folder already holds a look; choose another --look folder")
+    Refuses a folder that already holds judgments or a key (:func:`refuse_used`)."""
+    refuse_used(out)
     allowed = set(sources) if sources else None
     pool = [i for i, f in enumerate(frames) if allowed is None or f.source in allowed]
     pos = [i for i in pool if frames[i].area_ratio >= POSITIVE_RATIO]
@@ -130,12 +136,13 @@ def detector_flags(frames: Sequence[LabelledFrame]) -> np.ndarray:
     from detectors.media import Frame
     from detectors.video.block_corruption import BlockCorruptionDetector
 
+    det = BlockCorruptionDetector(BlockCorruptionDetector.Params(threads=1))
     out = []
     for f in frames:
-        det = BlockCorruptionDetector(BlockCorruptionDetector.Params(threads=1))
+        det.reset()  # no previous frame: each picture judged alone, as the viewer saw it
         det.feed(Frame(0, 0.0, f.i420))
         out.append(bool(det.metrics()["corrupted"]))
-        det.flush()
+    det.flush()
     return np.array(out, bool)
 
 

@@ -42,6 +42,7 @@ CELL_PX = 16  # one cell of the corruption map, in analysis pixels
 CELL_DIFF_LEVELS = 12.0  # cell score (8-bit levels, see cell_scores) above which a cell is corrupted
 SHIFT_PX = 8  # displacement (analysis pixels) of intact content that is not called corruption, see cell_scores
 CELL_IGNORE_LEVELS = 5.0  # cell scores in (this, CELL_DIFF_LEVELS] are ignored in training
+POSITIVE_RATIO = 0.07  # a frame with at least this share of corrupted cells is a positive (the acceptance)
 TS_PACKET = 188
 
 
