@@ -18,8 +18,8 @@ cell in seven marked at 1 % of clean pan cells, s18/pan_auc.log). Session 19 (re
 the labels blind (:mod:`detectors.training.video_look`): 48 of 48 random validation positives and 27 of 30 pan positives
 were visible without the reference, so the misses are the maps' (the detector then shipped flagged 36 and 20 of them,
 the no-mirror one now shipped 34 and 19). A map trained with flat damaged interiors left out of the loss (nothing there
-to see) was no better alone (0.526 against its control's 0.548) and worse in M1's place in the average (0.665 against 0.729); as a fourth member it added 0.026.
-Sources are split three ways
+to see) was no better alone (0.526 against its control's 0.548) and worse in M1's place in the average (0.665 against
+0.729); as a fourth member it added 0.026. Sources are split three ways
 (:func:`detectors.training.video_sources.video_sources`): the cell map is trained on the
 training sources only (stage 1 on random crops; an optional stage 1b, ``frame_steps`` > 0, trains it
 end to end with the frame decision on full frames, :func:`finetune_frames`: 800 steps raised the
