@@ -140,7 +140,7 @@ def test_wilson_interval_matches_known_values() -> None:
         video_look.wilson(0, 0)
 
 
-def test_the_shipped_detector_judges_each_picture_alone() -> None:
+def test_detector_flags_runs_the_shipped_detector_once_per_picture() -> None:
     pytest.importorskip("onnxruntime")
     rng = np.random.default_rng(0)
     h, w = 360, 640
@@ -148,7 +148,7 @@ def test_the_shipped_detector_judges_each_picture_alone() -> None:
     calm[:h] = np.clip(cv2.GaussianBlur(rng.normal(128, 40, (h, w)), (0, 0), 12), 0, 255).astype(np.uint8)
     frames = [LabelledFrame(calm, np.zeros((23, 40), np.float32), "pan_horse", "clean")] * 2
     got = video_look.detector_flags(frames)
-    assert got.dtype == bool and got.shape == (2,) and got[0] == got[1]  # alone: the same frame, the same decision
+    assert got.dtype == bool and got.shape == (2,) and got[0] == got[1]  # one flag a picture; the same frame, the same flag
 
 
 def test_score_look_without_a_look_says_how_to_make_one(tmp_path: Path) -> None:

@@ -181,6 +181,12 @@ def score_look(
     pos = [r for r in rows if r["positive"]]
     neg = [r for r in rows if not r["positive"]]
     k = sum(bool(r["seen"]) for r in pos)
+    by_family: dict[str, dict[str, int]] = {}
+    for r in pos:
+        tally = by_family.setdefault(str(r["family"]), {"positives": 0, "seen": 0, "flagged": 0})
+        tally["positives"] += 1
+        tally["seen"] += bool(r["seen"])
+        tally["flagged"] += bool(r["flagged"])
     result: dict[str, object] = {
         "positives": len(pos),
         "positives_seen": k,
@@ -188,15 +194,7 @@ def score_look(
         "seen_share_95": [round(v, 4) for v in wilson(k, len(pos))] if pos else None,
         "clean": len(neg),
         "clean_seen": sum(bool(r["seen"]) for r in neg),
-        "by_family": {
-            fam: {
-                "positives": len(part),
-                "seen": sum(bool(r["seen"]) for r in part),
-                "flagged": sum(bool(r["flagged"]) for r in part),
-            }
-            for fam in sorted({str(r["family"]) for r in pos})
-            for part in [[r for r in pos if r["family"] == fam]]
-        },
+        "by_family": dict(sorted(by_family.items())),
         "flagged_of_seen": [sum(bool(r["flagged"]) for r in pos if r["seen"]), k],
         "flagged_of_unseen": [sum(bool(r["flagged"]) for r in pos if not r["seen"]), len(pos) - k],
         "flagged_of_clean": [sum(bool(r["flagged"]) for r in neg), len(neg)],
