@@ -117,6 +117,13 @@ TARGET_FPR = 0.002  # clean-frame false-positive rate the decision threshold is 
 # scored far lower (CV with the mirror alone 0.41 and 0.17, M6 0.49 on other splits; in M6's place 0.63 and 0.56
 # against the shipped three's 0.70 and 0.74 on the same splits), so the third map is a good draw, checked once on the
 # evaluation sources, not a better way to train.
+# Session 20 (reports/training/s20_rules.md): two more maps of the default recipe (train-video --seed 20240622 and
+# 20240623, rule AA) scored 0.347 and 0.382 alone on fresh source splits (seeds 3500/3600; shipped M1 0.477, M2 0.446,
+# M6 0.405) and each lowered the shipped average (0.645 and 0.647 against 0.678): not shipped. Retraining the first
+# map (train-video --seed 20240611, rule AB) did not reproduce it: cell probabilities correlated 0.85 with the shipped
+# map's, alone 0.375 against 0.477, though the training loop, the network, the source list and the frames of six
+# sources built by its commit (04d6f3b) and by today's code are the same. The shipped maps are good draws; a retrain is
+# another draw of a recipe whose draws scored 0.35-0.48 alone on those splits.
 TRAIN_CLIPS = 3
 TRAIN_KEEP = 2
 TRAIN_CLEAN = 16
