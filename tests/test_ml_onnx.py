@@ -190,9 +190,11 @@ def test_shipped_block_model_is_the_average_train_video_retrains() -> None:
     """The shipped model's maps are the ones ``train-video`` trains (video_train.MAP_SEEDS), so retraining reproduces it."""
     pytest.importorskip("torch")
     ort = pytest.importorskip("onnxruntime")
-    from detectors.training.video_train import MAP_SEEDS, MIRROR
+    from detectors.training.video_train import MAP_MEMBERS, MAP_SEEDS, MIRROR
 
     shipped = Path(__file__).resolve().parents[1] / "detectors/ml/models/block_corruption.onnx"
     meta = ort.InferenceSession(str(shipped), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
     assert json.loads(meta["map_seeds"]) == list(MAP_SEEDS)
+    plain = json.dumps([False] * len(MAP_SEEDS))  # models exported before session 20 say nothing: no evidence-only map
+    assert json.loads(meta.get("map_evidence_only", plain)) == [evidence for _, evidence in MAP_MEMBERS]
     assert json.loads(meta["mirror"]) is MIRROR and json.loads(meta["maps"]) == len(MAP_SEEDS)

@@ -170,3 +170,32 @@ def test_bitstream_corruption_labels_compare_with_the_clean_decode() -> None:
     assert f.cells[worst] == 1.0 and f.scores[worst] > CELL_DIFF_LEVELS
     assert by_index[0].area_ratio == 0.0
     assert cell_map(np.full((192, 320), CELL_DIFF_LEVELS + 1)).min() > CELL_DIFF_LEVELS
+
+
+def test_evidence_only_ignores_flat_damaged_interiors_and_nothing_else() -> None:
+    """The evidence-only target (video_sim.evidence_only): a damaged cell is left out of the loss only when it is flat
+    and every neighbour is damaged too; damaged edges, textured damage and clean cells keep their labels."""
+    from detectors.training.video_sim import FLAT_CELL_STD, LabelledFrame, cell_luma_std, evidence_only
+
+    h, w = 96, 160  # 6 x 10 cells
+    rng = np.random.default_rng(4)
+    y = rng.integers(30, 220, (h, w)).astype(np.uint8)  # textured picture
+    y[16:80, 16:96] = 128  # a flat grey macroblock area: cells rows 1-4, columns 1-5
+    i420 = np.vstack([y, np.full((h // 2, w), 128, np.uint8)])
+    cells = np.zeros((6, 10), np.float32)
+    cells[1:5, 1:6] = 1.0  # the grey area, damaged
+    cells[1:5, 7:10] = 1.0  # damaged texture reaching the right frame edge
+    scores = np.where(cells > 0, 40.0, 0.0).astype(np.float32)
+    f = LabelledFrame(i420, cells, "test", "bitstream", scores)
+    assert (cell_luma_std(i420)[1:5, 1:6] < FLAT_CELL_STD).all() and (cell_luma_std(i420)[1:5, 7:10] > 20).all()
+
+    got = evidence_only(f)
+    flat_interior = np.zeros_like(cells, bool)
+    flat_interior[2:4, 2:5] = True  # the grey area's inner cells: all eight neighbours damaged
+    assert np.array_equal(got.ignore > 0, flat_interior)
+    assert np.array_equal(got.cells, np.where(flat_interior, 0.0, cells))  # the grey area's ring and the texture stay
+    assert got.i420 is f.i420 and np.array_equal(f.cells, cells)  # pixels shared, the input left as it was
+    clean = LabelledFrame(i420, np.zeros_like(cells), "test", "clean")
+    assert evidence_only(clean) is clean
+    edge = LabelledFrame(np.full((h * 3 // 2, w), 128, np.uint8), np.ones_like(cells), "test", "bitstream")
+    assert evidence_only(edge).ignore.all()  # a whole grey frame: frame edges count as damaged neighbours

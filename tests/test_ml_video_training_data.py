@@ -40,8 +40,18 @@ def test_train_video_passes_the_data_size_on(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(video_train, "train_video", fake_train_video)
     assert cli.main(["train-video", "--seed", "7", "--clips", "9", "--clean", "48", "--threads", "1"]) == 0
     assert cli.main(["train-video", "--seed", "7", "--threads", "1"]) == 0
+    assert cli.main(["train-video", "--seed", "7", "--evidence-only", "--threads", "1"]) == 0
     assert seen[0] == {"quick": False, "only_seed": 7, "clips": 9, "clean": 48}
     assert seen[1] == {"quick": False, "only_seed": 7}  # the defaults: what the shipped maps were trained on
+    assert seen[2] == {"quick": False, "only_seed": 7, "evidence": True}
+
+
+@pytest.mark.parametrize("argv", [["train-video", "--evidence-only"], ["calibrate-video", "--seed", "7", "--evidence-only"]])
+def test_evidence_only_is_refused_without_one_map_to_train(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main([*argv, "--threads", "1"])
+    assert exc.value.code == 2
+    assert "--evidence-only trains one map: use it with train-video --seed N" in capsys.readouterr().err
 
 
 def test_each_map_is_trained_on_its_own_data_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -71,8 +81,16 @@ def test_each_map_is_trained_on_its_own_data_size(tmp_path: Path, monkeypatch: p
     video_train.train_video(only_seed=video_train.SEED)
     video_train.train_video(only_seed=big_seed)
     video_train.train_video(only_seed=big_seed, clean=video_train.TRAIN_CLEAN)
-    assert trained_on == [(video_train.SEED, ["default"]), (big_seed, ["own"]), (big_seed, ["own clips, default clean"])]
+    monkeypatch.setattr(video_train, "evidence_only", lambda frame: f"evidence of {frame}")
+    video_train.train_video(only_seed=video_train.SEED, evidence=True)
+    assert trained_on == [
+        (video_train.SEED, ["default"]),
+        (big_seed, ["own"]),
+        (big_seed, ["own clips, default clean"]),
+        (video_train.SEED, ["evidence of default"]),
+    ]
     assert (tmp_path / video_train.member_path(big_seed)).exists()
+    assert (tmp_path / video_train.member_path(video_train.SEED, evidence=True)).exists()
 
 
 def test_a_full_run_builds_each_data_size_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,6 +110,7 @@ def test_a_full_run_builds_each_data_size_once(tmp_path: Path, monkeypatch: pyte
         return video_train.CorruptionNet()
 
     monkeypatch.setattr(video_train, "training_frames", fake_training_frames)
+    monkeypatch.setattr(video_train, "evidence_only", lambda frame: f"evidence of {frame}")
     monkeypatch.setattr(video_train, "train_model", fake_train_model)
     monkeypatch.setattr(video_train, "validation_frames", lambda quick=False: [])
     monkeypatch.setattr(video_train, "_say_sizes", lambda name, frames: None)
@@ -105,7 +124,11 @@ def test_a_full_run_builds_each_data_size_once(tmp_path: Path, monkeypatch: pyte
     default = (video_train.TRAIN_CLIPS, video_train.TRAIN_CLEAN)
     sizes = [video_train.map_data(seed) for seed in video_train.MAP_SEEDS]
     assert [seed for seed, _ in trained_on] == list(video_train.MAP_SEEDS)
-    assert [frames for _, frames in trained_on] == [[f"{c}x{f}"] for c, f in sizes]
+    evidence = [on_evidence for _, on_evidence in video_train.MAP_MEMBERS]
+    want = [[f"evidence of {c}x{f}" if e else f"{c}x{f}"] for (c, f), e in zip(sizes, evidence, strict=True)]
+    assert [frames for _, frames in trained_on] == want
+    for seed, on_evidence in video_train.MAP_MEMBERS:  # each member saved under its own name
+        assert (tmp_path / video_train.member_path(seed, on_evidence)).exists()
     assert sorted(built) == sorted(set(sizes) | {default})  # each size once
     assert decided_on == [[f"{default[0]}x{default[1]}"]]
 

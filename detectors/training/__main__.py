@@ -65,6 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         help="train-video: frames of each of the two clean training encodes a source (default: each map's own)",
     )
     parser.add_argument(
+        "--evidence-only",
+        action="store_true",
+        help="train-video --seed: train the map with its flat damaged interiors left out of the loss "
+        "(video_sim.evidence_only; the shipped fourth map: --seed 20240611 --evidence-only)",
+    )
+    parser.add_argument(
         "--weights",
         type=Path,
         action="append",
@@ -103,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         "--sources", default=None, help="look-video: draw only from these validation sources (comma-separated names)"
     )
     args = parser.parse_args(argv)
+    if args.evidence_only and (args.command != "train-video" or args.seed is None):
+        parser.error("--evidence-only trains one map: use it with train-video --seed N")
     if args.command in ("look-video", "score-look"):
         return _look(args)
     weights = args.weights or [Path("reports/training/block_corruption.pt")]
@@ -139,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         results["video"] = train_video(
             quick=args.quick,
             only_seed=args.seed if args.command == "train-video" else None,
+            **({"evidence": True} if args.evidence_only else {}),
             **({"arch": args.arch} if args.arch else {}),
             **({"clips": args.clips} if args.clips is not None else {}),
             **({"clean": args.clean} if args.clean is not None else {}),

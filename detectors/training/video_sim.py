@@ -33,7 +33,7 @@ clean, whatever its faint drift.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -67,6 +67,38 @@ class LabelledFrame:
     @property
     def area_ratio(self) -> float:
         return float((self.cells >= 0.5).mean())
+
+
+FLAT_CELL_STD = 2.0  # luma standard deviation (8-bit levels) under which a cell is flat: nothing in it to see
+
+
+def cell_luma_std(i420: np.ndarray, cell: int = CELL_PX) -> np.ndarray:
+    """Return the luma standard deviation of each ``cell`` x ``cell`` cell of an I420 frame (edge cells padded with
+    edge values), as (ceil(H/cell), ceil(W/cell)) float32."""
+    h = i420.shape[0] * 2 // 3
+    y = _pad_to_cells(np.ascontiguousarray(i420[:h]), cell).astype(np.float32)
+    return y.reshape(y.shape[0] // cell, cell, y.shape[1] // cell, cell).std(axis=(1, 3))
+
+
+def evidence_only(f: LabelledFrame) -> LabelledFrame:
+    """Return ``f`` with its flat damaged interiors made ignore cells: damaged cells (>= 0.5) that are flat
+    (:data:`FLAT_CELL_STD`) and whose eight neighbours are all damaged (frame edges count as damaged). A no-reference
+    map has nothing to see there -- a grey or one-colour macroblock area shows only at its edges -- so such cells are
+    left out of the loss instead of taught as corrupted: the training target of the evidence-only map (session 19,
+    rule X; ``train-video --seed S --evidence-only``). Frames without such cells are returned as they are."""
+    damaged = f.cells >= 0.5
+    if not damaged.any():
+        return f
+    kernel = np.ones((3, 3), np.uint8)
+    interior = cv2.erode(damaged.astype(np.uint8), kernel, borderType=cv2.BORDER_REPLICATE) > 0
+    drop = damaged & interior & (cell_luma_std(f.i420) < FLAT_CELL_STD)
+    if not drop.any():
+        return f
+    scores = np.zeros_like(f.cells) if f.scores is None else f.scores.copy()
+    scores[drop] = CELL_DIFF_LEVELS  # above CELL_IGNORE_LEVELS: ignored once the cell is not labelled corrupted
+    cells = f.cells.copy()
+    cells[drop] = 0.0
+    return replace(f, cells=cells, scores=scores)
 
 
 def cell_map(diff: np.ndarray, cell: int = CELL_PX) -> np.ndarray:

@@ -74,6 +74,7 @@ from detectors.training.video_sim import (
     cell_map,
     cell_scores,
     corrupt_bitstream,
+    evidence_only,
     simulate_corruption,
 )
 from detectors.training.video_sources import VideoSource, video_sources
@@ -84,7 +85,9 @@ W, H = VIDEO_WIDTH_PX, VIDEO_HEIGHT_PX
 # The shipped model averages the maps trained with these seeds (AveragedNet):
 # SEED's is the map shipped alone until session 14, SEED + 1's the same recipe (train-video --seed 20240612), and
 # SEED + 5's (session 16) was trained on more data a source (MAP_DATA; train-video --seed 20240616).
-MAP_SEEDS: tuple[int, ...] = (SEED, SEED + 1, SEED + 5)
+# The members as (seed, trained on evidence only: video_sim.evidence_only, train-video --seed S --evidence-only):
+MAP_MEMBERS: tuple[tuple[int, bool], ...] = ((SEED, False), (SEED + 1, False), (SEED + 5, False))
+MAP_SEEDS: tuple[int, ...] = tuple(seed for seed, _ in MAP_MEMBERS)
 # Each map also run on the mirrored frame (sessions 14-18). Session 19 (reports/training/s19_rules.md, rules Z and Z2):
 # on split seeds 3300/3400 the three maps without mirror reached held-source recall 0.734 against 0.729 with it; the
 # same maps without mirror, decision refitted (calibrate-video), scored on the evaluation sources F1 0.738 (P 0.974,
@@ -313,16 +316,22 @@ class AveragedNet(nn.Module):
     mirror images 0.692: the maps' errors are largely their own. Mirroring keeps cells on the 16-pixel grid when the
     width is a multiple of 16, as the analysis size is. The members' own decision heads are not used."""
 
-    def __init__(self, members: list[CorruptionNet], mirror: bool = False, seeds: tuple[int, ...] = ()) -> None:
+    def __init__(
+        self, members: list[CorruptionNet], mirror: bool = False, seeds: tuple[int, ...] = (), evidence: tuple[bool, ...] = ()
+    ) -> None:
         super().__init__()
         if not members or len({(m.in_channels, m.arch) for m in members}) != 1:
             raise ValueError("AveragedNet: needs one or more maps of the same arch and input channels")
+        if evidence and len(evidence) != len(seeds):
+            raise ValueError("AveragedNet: evidence flags need one seed each")
         self.members = nn.ModuleList(members)
         self.mirror = mirror
         self.seeds = seeds  # the members' training seeds where known (export metadata)
+        self.evidence = evidence or tuple(False for _ in seeds)  # which members were trained on evidence only
         # saved with the weights (load_net reads them back); not in the exported graph, whose metadata says them
         self.register_buffer("mirrored", torch.tensor(float(mirror)))
         self.register_buffer("member_seeds", torch.tensor(seeds, dtype=torch.int64))
+        self.register_buffer("member_evidence", torch.tensor(self.evidence, dtype=torch.bool))
         self.in_channels = members[0].in_channels
         self.arch = members[0].arch
         self.decision = nn.Linear(N_STATS, 1)
@@ -677,7 +686,14 @@ def export(net: CorruptionNet | AveragedNet, out_dir: Path = MODELS_DIR) -> tupl
         "seed": SEED,
     }
     if isinstance(net, AveragedNet):
-        metadata.update({"maps": len(net.members), "mirror": net.mirror, "map_seeds": list(net.seeds)})  # seeds: [] if unknown
+        metadata.update(
+            {
+                "maps": len(net.members),
+                "mirror": net.mirror,
+                "map_seeds": list(net.seeds),
+                "map_evidence_only": list(net.evidence),
+            }
+        )  # seeds: [] if unknown
     ex = torch.zeros(1, net.in_channels, H, W)
     path, digest = export_onnx(
         net, ex, MODEL_NAME, ["map", "area_ratio", "decision"], metadata,
@@ -706,9 +722,13 @@ def _cached_frames(key: str, make: Callable[[], list[LabelledFrame]]) -> list[La
     return out
 
 
-def member_path(seed: int) -> Path:
-    """Where the map trained with ``seed`` is saved when the shipped model averages several (:data:`MAP_SEEDS`)."""
-    return Path("reports/training") / f"block_map_{seed}.pt"
+EVIDENCE_SUFFIX = "_evidence"
+
+
+def member_path(seed: int, evidence: bool = False) -> Path:
+    """Where the map trained with ``seed`` (on evidence only with ``evidence``) is saved when the shipped model averages
+    several (:data:`MAP_MEMBERS`)."""
+    return Path("reports/training") / f"block_map_{seed}{EVIDENCE_SUFFIX if evidence else ''}.pt"
 
 
 def photo_frames() -> list[LabelledFrame]:
@@ -740,17 +760,19 @@ def train_video(
     frame_steps: int = 0,
     temporal: bool = False,
     arch: str = ARCH,
-    seeds: tuple[int, ...] = MAP_SEEDS,
+    members: tuple[tuple[int, bool], ...] = MAP_MEMBERS,
     mirror: bool = MIRROR,
     only_seed: int | None = None,
     clips: int | None = None,
     clean: int | None = None,
+    evidence: bool = False,
 ) -> dict[str, object]:
     """Regenerate data from the training sources, train, export ``block_corruption.onnx`` and evaluate.
 
-    With several ``seeds`` (or ``mirror``) each map is trained on its own and saved (:func:`member_path`), then the
-    decision is fitted on their average (:class:`AveragedNet`) over the default-size training frames and the
-    validation frames, as :func:`calibrate_video` does. ``only_seed`` trains and saves that one map and stops
+    With several ``members`` (seed, trained on evidence only; or ``mirror``) each map is trained on its own and saved
+    (:func:`member_path`), then the decision is fitted on their average (:class:`AveragedNet`) over the default-size
+    training frames and the validation frames, as :func:`calibrate_video` does. ``only_seed`` trains and saves that
+    one map (on evidence only, :func:`~detectors.training.video_sim.evidence_only`, with ``evidence``) and stops
     (``calibrate-video --weights A --weights B`` averages saved maps). Each map is trained on its own data size
     (:func:`map_data`, so ``train-video --seed S`` retrains a shipped map as it was trained); ``clips`` and ``clean``
     replace that size for every map trained."""
@@ -767,7 +789,7 @@ def train_video(
         own_clips, own_clean = map_data(seed)
         return (own_clips if clips is None else clips, own_clean if clean is None else clean)
 
-    todo = list(seeds if only_seed is None else (only_seed,))
+    todo = list(members if only_seed is None else ((only_seed, evidence),))
     default = (TRAIN_CLIPS, TRAIN_CLEAN)  # also the decision's training frames
     built: dict[tuple[int, int], list[LabelledFrame]] = {}
 
@@ -782,23 +804,28 @@ def train_video(
 
     Path("reports/training").mkdir(parents=True, exist_ok=True)
     net: CorruptionNet | AveragedNet
-    if len(seeds) == 1 and not mirror and only_seed is None:
-        net = train_model(frames_of(size_of(seeds[0])), epochs, crops, validation, seeds[0], frame_steps, temporal, arch)
+    if len(members) == 1 and not mirror and only_seed is None:
+        ((seed, on_evidence),) = members
+        frames = frames_of(size_of(seed))
+        frames = [evidence_only(f) for f in frames] if on_evidence else frames
+        net = train_model(frames, epochs, crops, validation, seed, frame_steps, temporal, arch)
     else:
-        members = []
-        for i, seed in enumerate(todo):
-            say(f"map {seed}")
+        maps = []
+        for i, (seed, on_evidence) in enumerate(todo):
+            say(f"map {seed}{' (evidence only)' if on_evidence else ''}")
             frames = frames_of(size_of(seed))
-            members.append(train_model(frames, epochs, crops, None, seed, frame_steps, temporal, arch, decide=False))
-            torch.save(members[-1].state_dict(), member_path(seed))
-            say(f"saved {member_path(seed)}")
+            if on_evidence:
+                frames = [evidence_only(f) for f in frames]
+            maps.append(train_model(frames, epochs, crops, None, seed, frame_steps, temporal, arch, decide=False))
+            torch.save(maps[-1].state_dict(), member_path(seed, on_evidence))
+            say(f"saved {member_path(seed, on_evidence)}")
             del frames
-            later = {size_of(s) for s in todo[i + 1 :]}
+            later = {size_of(s) for s, _ in todo[i + 1 :]}
             for size in [s for s in built if s != default and s not in later]:
                 del built[size]  # several GB that no later map needs
         if only_seed is not None:
-            return {"map": str(member_path(only_seed))}
-        net = AveragedNet(members, mirror, seeds)
+            return {"map": str(member_path(only_seed, evidence))}
+        net = AveragedNet(maps, mirror, tuple(s for s, _ in members), tuple(e for _, e in members))
         fit_decision(net, frames_of(default), validation)
     torch.save(net.state_dict(), "reports/training/block_corruption.pt")
     path, digest, diff = export(net)
@@ -844,6 +871,7 @@ def state_from_onnx(path: Path) -> dict[str, torch.Tensor]:
         meta = {e.key: e.value for e in model.metadata_props}
         state["mirrored"] = torch.tensor(float(json.loads(meta.get("mirror", "false"))))
         state["member_seeds"] = torch.tensor(json.loads(meta.get("map_seeds", "[]")), dtype=torch.int64)
+        state["member_evidence"] = torch.tensor(json.loads(meta.get("map_evidence_only", "[]")), dtype=torch.bool)
     return state
 
 
@@ -887,7 +915,8 @@ def load_net(weights: Path, map_only: bool = False) -> CorruptionNet | AveragedN
             for i in prefixes
         ]
         seeds = tuple(int(v) for v in state.get("member_seeds", torch.zeros(0, dtype=torch.int64)).tolist())
-        net = AveragedNet(members, bool(state.get("mirrored", torch.tensor(0.0)) > 0.5), seeds)
+        evidence = tuple(bool(v) for v in state.get("member_evidence", torch.zeros(0, dtype=torch.bool)).tolist())
+        net = AveragedNet(members, bool(state.get("mirrored", torch.tensor(0.0)) > 0.5), seeds, evidence)
     else:
         net = _load_map(weights, state)
     if map_only:
@@ -919,15 +948,18 @@ def _load_map(weights: Path, state: dict[str, torch.Tensor]) -> CorruptionNet:
 def combined_net(weights: list[Path], mirror: bool = False) -> CorruptionNet | AveragedNet:
     """The net of one saved or exported model, or the :class:`AveragedNet` of several single maps (or of one with
     ``mirror``); decision heads left for :func:`fit_decision` to refit. The members' seeds are read from file names
-    ending in ``_<seed>`` (as :func:`member_path` names them) and recorded in the export when every one has one."""
+    ending in ``_<seed>`` or ``_<seed>_evidence`` (as :func:`member_path` names them) and recorded in the export, with
+    which were trained on evidence only, when every one has one."""
     nets = [load_net(w, map_only=True) for w in weights]
     if len(nets) == 1 and not mirror:
         return nets[0]
     maps = [n for n in nets if isinstance(n, CorruptionNet)]
     if len(maps) != len(nets):
         raise ValueError(f"{', '.join(map(str, weights))}: only single maps can be averaged, not a model that already averages")
-    seeds = tuple(int(m.group(1)) for w in weights if (m := re.search(r"_(\d{6,})$", w.stem)))
-    return AveragedNet(maps, mirror, seeds if len(seeds) == len(maps) else ())
+    named = [m for w in weights if (m := re.search(rf"_(\d{{6,}})({EVIDENCE_SUFFIX})?$", w.stem))]
+    if len(named) != len(maps):
+        return AveragedNet(maps, mirror)
+    return AveragedNet(maps, mirror, tuple(int(m.group(1)) for m in named), tuple(bool(m.group(2)) for m in named))
 
 
 def calibrate_video(weights: list[Path], mirror: bool = False) -> dict[str, object]:
