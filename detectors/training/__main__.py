@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         "--evidence-only",
         action="store_true",
         help="train-video --seed: train the map with its flat damaged interiors left out of the loss "
-        "(video_sim.evidence_only; the shipped fourth map: --seed 20240611 --evidence-only)",
+        "(video_sim.evidence_only; session 19's map X: --seed 20240611 --evidence-only)",
     )
     parser.add_argument(
         "--weights",

@@ -806,20 +806,20 @@ def train_video(
             _say_sizes("training", built[size])
         return built[size]
 
+    def member_frames(seed: int, on_evidence: bool) -> list[LabelledFrame]:
+        frames = frames_of(size_of(seed))
+        return [evidence_only(f) for f in frames] if on_evidence else frames
+
     Path("reports/training").mkdir(parents=True, exist_ok=True)
     net: CorruptionNet | AveragedNet
     if len(members) == 1 and not mirror and only_seed is None:
         ((seed, on_evidence),) = members
-        frames = frames_of(size_of(seed))
-        frames = [evidence_only(f) for f in frames] if on_evidence else frames
-        net = train_model(frames, epochs, crops, validation, seed, frame_steps, temporal, arch)
+        net = train_model(member_frames(seed, on_evidence), epochs, crops, validation, seed, frame_steps, temporal, arch)
     else:
         maps = []
         for i, (seed, on_evidence) in enumerate(todo):
             say(f"map {seed}{' (evidence only)' if on_evidence else ''}")
-            frames = frames_of(size_of(seed))
-            if on_evidence:
-                frames = [evidence_only(f) for f in frames]
+            frames = member_frames(seed, on_evidence)
             maps.append(train_model(frames, epochs, crops, None, seed, frame_steps, temporal, arch, decide=False))
             torch.save(maps[-1].state_dict(), member_path(seed, on_evidence))
             say(f"saved {member_path(seed, on_evidence)}")
