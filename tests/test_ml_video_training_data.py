@@ -41,9 +41,18 @@ def test_train_video_passes_the_data_size_on(tmp_path: Path, monkeypatch: pytest
     assert cli.main(["train-video", "--seed", "7", "--clips", "9", "--clean", "48", "--threads", "1"]) == 0
     assert cli.main(["train-video", "--seed", "7", "--threads", "1"]) == 0
     assert cli.main(["train-video", "--seed", "7", "--evidence-only", "--threads", "1"]) == 0
+    assert cli.main(["train-video", "--seed", "7", "--augment", "--threads", "1"]) == 0
     assert seen[0] == {"quick": False, "only_seed": 7, "clips": 9, "clean": 48}
     assert seen[1] == {"quick": False, "only_seed": 7}  # the defaults: what the shipped maps were trained on
     assert seen[2] == {"quick": False, "only_seed": 7, "evidence": True}
+    assert seen[3] == {"quick": False, "only_seed": 7, "augment": True}
+
+
+def test_augment_is_refused_outside_training(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["calibrate-video", "--augment", "--threads", "1"])
+    assert exc.value.code == 2
+    assert "--augment is a training option: use it with train-video or all" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv", [["train-video", "--evidence-only"], ["calibrate-video", "--seed", "7", "--evidence-only"]])
@@ -91,6 +100,33 @@ def test_each_map_is_trained_on_its_own_data_size(tmp_path: Path, monkeypatch: p
     ]
     assert (tmp_path / video_train.member_path(big_seed)).exists()
     assert (tmp_path / video_train.member_path(video_train.SEED, evidence=True)).exists()
+
+
+def test_an_augmented_map_is_trained_on_augmented_crops_and_saved_under_its_own_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AVQA_VIDEO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cache").mkdir()
+    _cache(
+        tmp_path / "cache",
+        f"train_{video_train.TRAIN_CLIPS}x36every{video_train.TRAIN_KEEP}_clean{video_train.TRAIN_CLEAN}",
+        ["d"],
+    )
+    augmented: list[bool] = []
+
+    def fake_train_model(frames: list[str], *args: Any, augment: bool = False, **kwargs: Any) -> video_train.CorruptionNet:
+        augmented.append(augment)
+        return video_train.CorruptionNet()
+
+    monkeypatch.setattr(video_train, "train_model", fake_train_model)
+    monkeypatch.setattr(video_train, "validation_frames", lambda quick=False: [])
+    monkeypatch.setattr(video_train, "_say_sizes", lambda name, frames: None)
+    out = video_train.train_video(only_seed=video_train.SEED, augment=True)
+    assert augmented == [True]
+    path = video_train.member_path(video_train.SEED, augmented=True)
+    assert out == {"map": str(path)} and path.name == f"block_map_{video_train.SEED}_augmented.pt"
+    assert (tmp_path / path).exists() and not (tmp_path / video_train.member_path(video_train.SEED)).exists()
 
 
 def test_a_full_run_builds_each_data_size_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -164,3 +200,66 @@ def test_a_map_fine_tuned_from_saved_weights_starts_from_them() -> None:
     assert torch.allclose(tuned.state_dict()[conv], state[conv], atol=1e-6)
     assert not torch.allclose(fresh.state_dict()[conv], state[conv], atol=1e-2)
     assert not torch.equal(tuned.state_dict()["backbone.0.1.running_mean"], state["backbone.0.1.running_mean"])
+
+
+def test_photometric_changes_every_pixel_alike_and_keeps_video_levels() -> None:
+    """The augmentation is one gain and offset a plane (and one noise field) for the whole crop and for the frame
+    before it, so a damaged area stays as different from its surroundings as it was; values stay 8-bit levels."""
+    rng = np.random.default_rng(3)
+    levels = rng.integers(40, 216, (3, 32, 48)).astype(np.float32)
+    crop = levels / 128.0 - 1.0
+    changed = 0
+    for k in range(60):
+        cur, prev = video_train._photometric([crop, crop.copy()], np.random.default_rng(k))
+        np.testing.assert_array_equal(cur, prev)  # the same change on both frames of a temporal pair
+        if cur is crop:
+            continue
+        changed += 1
+        out = (cur + 1.0) * 128.0
+        np.testing.assert_allclose(out, np.round(out), atol=1e-3)  # quantised to levels
+        assert cur.min() >= -1.0 and cur.max() <= 1.0
+        for plane in (1, 2):  # chroma: exactly a gain and an offset (no noise), up to rounding
+            a, b = np.polyfit(crop[plane].ravel(), cur[plane].ravel(), 1)
+            assert 0.84 < a < 1.16 and abs(b) < 0.06
+            assert np.abs(cur[plane] - (a * crop[plane] + b)).max() <= 1.0 / 128.0  # one level: rounding
+        a, _ = np.polyfit(crop[0].ravel(), cur[0].ravel(), 1)
+        assert 0.8 < a < 1.2  # luma: the gain, noise or not
+    assert 30 < changed < 60  # about 1 - 0.3 * 0.7 of the crops are changed
+
+
+def test_augmented_crops_keep_their_labels() -> None:
+    """Frames whose damaged cells are bright and clean cells dark: after augmentation every crop's labels still mark
+    exactly its bright cells, and the crops are no longer the frames' own levels."""
+    from detectors.training.video_sim import LabelledFrame
+
+    rng = np.random.default_rng(4)
+    rows, cols = -(-video_train.H // 16), -(-video_train.W // 16)
+    frames = []
+    for _ in range(3):
+        cells = (rng.random((rows, cols)) < 0.3).astype(np.float32)
+        y = np.kron(np.where(cells > 0, 220, 30), np.ones((16, 16)))[: video_train.H, : video_train.W]
+        i420 = np.full((video_train.H * 3 // 2, video_train.W), 128, np.uint8)
+        i420[: video_train.H] = y
+        frames.append(LabelledFrame(i420, cells, "cells", "simulated"))
+    xs, ys, _ = video_train._crops(frames, np.random.default_rng(9), 40, augment=True)
+    luma = xs[:, 0].reshape(40, xs.shape[2] // 16, 16, xs.shape[3] // 16, 16).mean(axis=(2, 4))
+    np.testing.assert_array_equal(luma > 0.0, ys[:, 0] > 0.5)
+    own = {30 / 128.0 - 1.0, 220 / 128.0 - 1.0}
+    assert sum(not set(np.unique(x[0]).tolist()) <= own for x in xs) > 20
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_a_map_trained_twice_with_one_seed_and_thread_count_is_the_same_bit_for_bit(augment: bool) -> None:
+    """What "one command with fixed seeds" can promise: the same weights again on the same machine and thread count
+    (a different thread count gives other weights: torch's sums run in another order, reports/training/s21_rules.md)."""
+    import torch
+
+    frames = _random_frames(3)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        first, again = (video_train.train_model(frames, 1, 32, seed=5, decide=False, augment=augment) for _ in range(2))
+    finally:
+        torch.set_num_threads(threads)
+    for name, tensor in first.state_dict().items():
+        assert torch.equal(tensor, again.state_dict()[name]), name

@@ -71,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         "(video_sim.evidence_only; session 19's map X: --seed 20240611 --evidence-only)",
     )
     parser.add_argument(
+        "--augment",
+        action="store_true",
+        help="train-video: train the maps on crops with random gain, offset and luma noise (video_train._photometric)",
+    )
+    parser.add_argument(
         "--weights",
         type=Path,
         action="append",
@@ -111,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.evidence_only and (args.command != "train-video" or args.seed is None):
         parser.error("--evidence-only trains one map: use it with train-video --seed N")
+    if args.augment and args.command not in ("train-video", "all"):
+        parser.error("--augment is a training option: use it with train-video or all")
     if args.command in ("look-video", "score-look"):
         return _look(args)
     weights = args.weights or [Path("reports/training/block_corruption.pt")]
@@ -148,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             quick=args.quick,
             only_seed=args.seed if args.command == "train-video" else None,
             **({"evidence": True} if args.evidence_only else {}),
+            **({"augment": True} if args.augment else {}),
             **({"arch": args.arch} if args.arch else {}),
             **({"clips": args.clips} if args.clips is not None else {}),
             **({"clean": args.clean} if args.clean is not None else {}),

@@ -407,12 +407,19 @@ def build_frames(
 
 
 def _crops(
-    frames: list[LabelledFrame], rng: np.random.Generator, n: int, ch: int = 160, cw: int = 256, channels: int = 3
+    frames: list[LabelledFrame],
+    rng: np.random.Generator,
+    n: int,
+    ch: int = 160,
+    cw: int = 256,
+    channels: int = 3,
+    augment: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return n random crops (inputs, cell labels, cell loss weights); a third of them from frames with corruption.
 
     Inputs as :func:`frame_input` gives them. Some crops of fully clean frames are made smooth
-    (:func:`_smooth_negative`): hard negatives for flat-area garbage. For the temporal model the
+    (:func:`_smooth_negative`): hard negatives for flat-area garbage; with ``augment`` the others get
+    :func:`_photometric` (labels unchanged). For the temporal model the
     previous frame is replaced by the current one in :data:`P_STILL` of the crops (start of a stream, after a gap;
     it also keeps the single-frame evidence strong, so the model does not lean on the difference
     alone) and by a frame of another clip in 5 % (a scene cut); labels are the current frame's.
@@ -444,6 +451,8 @@ def _crops(
             pair.append(crop)
         if not f.cells.any() and not f.ignore.any() and rng.random() < 0.3:
             pair = _smooth_negative(pair, rng)
+        elif augment:
+            pair = _photometric(pair, rng)
         xs[k, :3] = pair[0]
         if temporal:
             xs[k, 3:] = pair[0] - pair[1]
@@ -453,6 +462,37 @@ def _crops(
         ys[k, 0] = np.pad(lab, ((0, rows - lab.shape[0]), (0, 0)))
         ws[k, 0] = np.pad(1.0 - ign, ((0, rows - ign.shape[0]), (0, 0)))  # padded rows: clean edge repeats
     return xs, ys, ws
+
+
+P_PHOTOMETRIC = 0.7  # share of augmented crops given a gain and offset (rule AD, reports/training/s21_rules.md)
+P_NOISE = 0.3  # share given luma noise
+
+
+def _quantised(x: np.ndarray) -> np.ndarray:
+    """Planes in [-1, 1] clipped and rounded to the 8-bit levels video has."""
+    return (np.round((np.clip(x, -1.0, 1.0) + 1.0) * 128.0) / 128.0 - 1.0).astype(np.float32)
+
+
+def _photometric(crops: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    """Return crops (a frame and the one before it) with one gain and offset of luma and of each chroma plane
+    (:data:`P_PHOTOMETRIC` of the time) and luma noise (:data:`P_NOISE`), the same on every pixel, so what is damaged
+    stays damaged: about +-15 % contrast, +-10 luma levels, 0.5-4 levels of noise. Untouched crops come back as given."""
+    tone = rng.random() < P_PHOTOMETRIC
+    noise = float(rng.uniform(0.004, 0.03)) if rng.random() < P_NOISE else 0.0
+    if not tone and not noise:
+        return crops
+    gain = np.array([rng.uniform(0.85, 1.15), *rng.uniform(0.85, 1.15, 2)], np.float32)[:, None, None]
+    off = np.array([rng.uniform(-0.08, 0.08), *rng.uniform(-0.05, 0.05, 2)], np.float32)[:, None, None]
+    if not tone:
+        gain, off = np.ones_like(gain), np.zeros_like(off)
+    grain = rng.normal(0.0, noise, crops[0].shape[1:]).astype(np.float32) if noise else None
+    out = []
+    for crop in crops:
+        x = crop * gain + off
+        if grain is not None:
+            x[0] += grain
+        out.append(_quantised(x))
+    return out
 
 
 def _smooth_negative(crops: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
@@ -470,7 +510,7 @@ def _smooth_negative(crops: list[np.ndarray], rng: np.random.Generator) -> list[
         out[1:] = out[1:] * gain_c + off_c
         if noise:  # a little sensor noise, then quantised like 8-bit video
             out += rng.normal(0.0, noise, out.shape)
-        res.append((np.round((np.clip(out, -1.0, 1.0) + 1.0) * 128.0) / 128.0 - 1.0).astype(np.float32))
+        res.append(_quantised(out))
     return res
 
 
@@ -502,14 +542,18 @@ def train_model(
     decide: bool = True,
     init: dict[str, torch.Tensor] | None = None,
     max_lr: float = 3e-3,
+    augment: bool = False,
 ) -> CorruptionNet:
     """Stage 1: the cell map on random crops (BCE, uncertain cells ignored), from scratch or, with ``init`` (a saved
-    map's state), fine-tuned from it; the one-cycle schedule peaks at ``max_lr``. Stage 1b (``frame_steps`` > 0): map
+    map's state), fine-tuned from it; the one-cycle schedule peaks at ``max_lr``; ``augment``: crops with
+    :func:`_photometric` gains, offsets and noise. Stage 1b (``frame_steps`` > 0): map
     and decision end to end on full training frames. Stage 2: the frame decision head refitted on full frames of the
     training and validation sources, its threshold set on the clean validation frames (not with ``decide`` False:
     a member of an :class:`AveragedNet`, whose decision is fitted on the average)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
+    # The weights depend on the thread count: 1 and 2 threads differ after two short epochs (s21/threads_check.py)
+    say(f"map seed {seed}: torch {torch.__version__}, {torch.get_num_threads()} threads{', augmented crops' if augment else ''}")
     net = CorruptionNet(TEMPORAL_CHANNELS if temporal else 3, arch)
     if init is not None:
         net.load_state_dict(init)
@@ -518,7 +562,7 @@ def train_model(
     steps = epochs * (crops_per_epoch // batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=steps, pct_start=0.15)
     for epoch in range(epochs):
-        xs, ys, ws = _crops(frames, rng, crops_per_epoch, channels=net.in_channels)
+        xs, ys, ws = _crops(frames, rng, crops_per_epoch, channels=net.in_channels, augment=augment)
         net.train()
         t0 = time.perf_counter()
         loss_sum = 0.0
@@ -727,12 +771,14 @@ def _cached_frames(key: str, make: Callable[[], list[LabelledFrame]]) -> list[La
 
 
 EVIDENCE_SUFFIX = "_evidence"
+AUGMENTED_SUFFIX = "_augmented"  # a map trained with train-video --augment (rule AD)
 
 
-def member_path(seed: int, evidence: bool = False) -> Path:
-    """Where the map trained with ``seed`` (on evidence only with ``evidence``) is saved when the shipped model averages
-    several (:data:`MAP_MEMBERS`)."""
-    return Path("reports/training") / f"block_map_{seed}{EVIDENCE_SUFFIX if evidence else ''}.pt"
+def member_path(seed: int, evidence: bool = False, augmented: bool = False) -> Path:
+    """Where the map trained with ``seed`` (on evidence only with ``evidence``, on augmented crops with ``augmented``)
+    is saved when the shipped model averages several (:data:`MAP_MEMBERS`)."""
+    suffix = (EVIDENCE_SUFFIX if evidence else "") + (AUGMENTED_SUFFIX if augmented else "")
+    return Path("reports/training") / f"block_map_{seed}{suffix}.pt"
 
 
 def photo_frames() -> list[LabelledFrame]:
@@ -770,6 +816,7 @@ def train_video(
     clips: int | None = None,
     clean: int | None = None,
     evidence: bool = False,
+    augment: bool = False,
 ) -> dict[str, object]:
     """Regenerate data from the training sources, train, export ``block_corruption.onnx`` and evaluate.
 
@@ -779,7 +826,7 @@ def train_video(
     one map (on evidence only, :func:`~detectors.training.video_sim.evidence_only`, with ``evidence``) and stops
     (``calibrate-video --weights A --weights B`` averages saved maps). Each map is trained on its own data size
     (:func:`map_data`, so ``train-video --seed S`` retrains a shipped map as it was trained); ``clips`` and ``clean``
-    replace that size for every map trained."""
+    replace that size for every map trained; ``augment`` trains every map on :func:`_photometric` crops."""
     validation = validation_frames(quick)
     crops = 1600
     quick_frames: list[LabelledFrame] = []
@@ -814,21 +861,25 @@ def train_video(
     net: CorruptionNet | AveragedNet
     if len(members) == 1 and not mirror and only_seed is None:
         ((seed, on_evidence),) = members
-        net = train_model(member_frames(seed, on_evidence), epochs, crops, validation, seed, frame_steps, temporal, arch)
+        net = train_model(
+            member_frames(seed, on_evidence), epochs, crops, validation, seed, frame_steps, temporal, arch, augment=augment
+        )
     else:
         maps = []
         for i, (seed, on_evidence) in enumerate(todo):
             say(f"map {seed}{' (evidence only)' if on_evidence else ''}")
             frames = member_frames(seed, on_evidence)
-            maps.append(train_model(frames, epochs, crops, None, seed, frame_steps, temporal, arch, decide=False))
-            torch.save(maps[-1].state_dict(), member_path(seed, on_evidence))
-            say(f"saved {member_path(seed, on_evidence)}")
+            maps.append(
+                train_model(frames, epochs, crops, None, seed, frame_steps, temporal, arch, decide=False, augment=augment)
+            )
+            torch.save(maps[-1].state_dict(), member_path(seed, on_evidence, augment))
+            say(f"saved {member_path(seed, on_evidence, augment)}")
             del frames
             later = {size_of(s) for s, _ in todo[i + 1 :]}
             for size in [s for s in built if s != default and s not in later]:
                 del built[size]  # several GB that no later map needs
         if only_seed is not None:
-            return {"map": str(member_path(only_seed, evidence))}
+            return {"map": str(member_path(only_seed, evidence, augment))}
         net = AveragedNet(maps, mirror, tuple(s for s, _ in members), tuple(e for _, e in members))
         fit_decision(net, frames_of(default), validation)
     torch.save(net.state_dict(), "reports/training/block_corruption.pt")
@@ -960,7 +1011,7 @@ def combined_net(weights: list[Path], mirror: bool = False) -> CorruptionNet | A
     maps = [n for n in nets if isinstance(n, CorruptionNet)]
     if len(maps) != len(nets):
         raise ValueError(f"{', '.join(map(str, weights))}: only single maps can be averaged, not a model that already averages")
-    named = [m for w in weights if (m := re.search(rf"_(\d{{6,}})({EVIDENCE_SUFFIX})?$", w.stem))]
+    named = [m for w in weights if (m := re.search(rf"_(\d{{6,}})({EVIDENCE_SUFFIX})?(?:{AUGMENTED_SUFFIX})?$", w.stem))]
     if len(named) != len(maps):
         return AveragedNet(maps, mirror)
     return AveragedNet(maps, mirror, tuple(int(m.group(1)) for m in named), tuple(bool(m.group(2)) for m in named))
