@@ -197,6 +197,7 @@ def test_shipped_block_model_is_the_average_train_video_retrains() -> None:
     shipped = Path(__file__).resolve().parents[1] / "detectors/ml/models/block_corruption.onnx"
     meta = ort.InferenceSession(str(shipped), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
     assert json.loads(meta["map_seeds"]) == list(MAP_SEEDS)
-    plain = json.dumps([False] * len(MAP_SEEDS))  # models exported before session 20 say nothing: no evidence-only map
-    assert json.loads(meta.get("map_evidence_only", plain)) == [evidence for _, evidence in MAP_MEMBERS]
+    plain = json.dumps([False] * len(MAP_SEEDS))  # models exported before session 20 (21) say nothing: no such map
+    assert json.loads(meta.get("map_evidence_only", plain)) == [evidence for _, evidence, _ in MAP_MEMBERS]
+    assert json.loads(meta.get("map_augmented", plain)) == [augmented for _, _, augmented in MAP_MEMBERS]
     assert json.loads(meta["mirror"]) is MIRROR and json.loads(meta["maps"]) == len(MAP_SEEDS)

@@ -60,15 +60,18 @@ def test_mirrored_views_make_the_map_mirror_symmetric() -> None:
 
 
 def test_saved_average_loads_with_its_members_mirror_and_seeds(tmp_path: Path) -> None:
-    net = AveragedNet(_maps(3), mirror=True, seeds=(7, 8, 7), evidence=(False, False, True)).eval()
+    net = AveragedNet(_maps(3), mirror=True, seeds=(7, 8, 7), evidence=(False, False, True), augmented=(True, False, False))
+    net.eval()
     with torch.no_grad():
         net.decision.bias.fill_(-1.25)
     torch.save(net.state_dict(), tmp_path / "avg.pt")
     got = load_net(tmp_path / "avg.pt")
     assert isinstance(got, AveragedNet) and len(got.members) == 3 and got.mirror and got.seeds == (7, 8, 7)
-    assert got.evidence == (False, False, True)
+    assert got.evidence == (False, False, True) and got.augmented == (True, False, False)
     with pytest.raises(ValueError, match="evidence flags need one seed each"):
         AveragedNet(_maps(2), seeds=(7, 8), evidence=(True,))
+    with pytest.raises(ValueError, match="augmented flags need one seed each"):
+        AveragedNet(_maps(2), seeds=(7, 8), augmented=(True,))
     x = _x()
     with torch.no_grad():
         for want, have in zip(net(x), got(x), strict=True):
@@ -79,12 +82,12 @@ def test_exported_average_rebuilds_from_its_onnx(tmp_path: Path) -> None:
     """calibrate-video and decision-cv accept an exported average: the net rebuilt from it gives onnxruntime's outputs."""
     pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
-    net = AveragedNet(_maps(2, seed=3), mirror=True, seeds=(11, 11), evidence=(False, True)).eval()
+    net = AveragedNet(_maps(2, seed=3), mirror=True, seeds=(11, 11), evidence=(False, True), augmented=(True, False)).eval()
     path, _digest, diff = export(net, tmp_path)
     assert diff < 1e-4
     got = load_net(path)
     assert isinstance(got, AveragedNet) and len(got.members) == 2 and got.mirror and got.seeds == (11, 11)
-    assert got.evidence == (False, True)
+    assert got.evidence == (False, True) and got.augmented == (True, False)
     x = np.random.default_rng(9).uniform(-1, 1, (1, 3, 360, 640)).astype(np.float32)
     cells, _ratio, decision = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x})
     with torch.no_grad():
@@ -96,12 +99,13 @@ def test_maps_are_averaged_from_files_with_their_seeds(tmp_path: Path) -> None:
     a, b, c = _maps(3)
     paths = [tmp_path / member_path(20240611).name, tmp_path / member_path(20240612).name]
     paths.append(tmp_path / member_path(20240611, evidence=True).name)
-    assert len({p.name for p in paths}) == 3  # one seed, two recipes: two files
-    for net, path in zip((a, b, c), paths, strict=True):
+    paths.append(tmp_path / member_path(20240611, augmented=True).name)
+    assert len({p.name for p in paths}) == 4  # one seed, three recipes: three files
+    for net, path in zip((a, b, c, a), paths, strict=True):
         torch.save(net.state_dict(), path)
     got = combined_net(paths, mirror=False)
-    assert isinstance(got, AveragedNet) and got.seeds == (20240611, 20240612, 20240611) and not got.mirror
-    assert got.evidence == (False, False, True)
+    assert isinstance(got, AveragedNet) and got.seeds == (20240611, 20240612, 20240611, 20240611) and not got.mirror
+    assert got.evidence == (False, False, True, False) and got.augmented == (False, False, False, True)
     unnamed = tmp_path / "some_map.pt"
     torch.save(a.state_dict(), unnamed)
     assert combined_net([paths[0], unnamed]).seeds == ()  # seeds only when every file names one

@@ -141,10 +141,12 @@ def test_a_full_run_builds_each_data_size_once(tmp_path: Path, monkeypatch: pyte
         built.append((clips, clean))
         return [f"{clips}x{clean}"]
 
-    def fake_train_model(frames: list[str], *args: Any, **kwargs: Any) -> video_train.CorruptionNet:
+    def fake_train_model(frames: list[str], *args: Any, augment: bool = False, **kwargs: Any) -> video_train.CorruptionNet:
         trained_on.append((args[3], frames))
+        augmented.append(augment)
         return video_train.CorruptionNet()
 
+    augmented: list[bool] = []
     monkeypatch.setattr(video_train, "training_frames", fake_training_frames)
     monkeypatch.setattr(video_train, "evidence_only", lambda frame: f"evidence of {frame}")
     monkeypatch.setattr(video_train, "train_model", fake_train_model)
@@ -160,11 +162,12 @@ def test_a_full_run_builds_each_data_size_once(tmp_path: Path, monkeypatch: pyte
     default = (video_train.TRAIN_CLIPS, video_train.TRAIN_CLEAN)
     sizes = [video_train.map_data(seed) for seed in video_train.MAP_SEEDS]
     assert [seed for seed, _ in trained_on] == list(video_train.MAP_SEEDS)
-    evidence = [on_evidence for _, on_evidence in video_train.MAP_MEMBERS]
+    evidence = [on_evidence for _, on_evidence, _ in video_train.MAP_MEMBERS]
     want = [[f"evidence of {c}x{f}" if e else f"{c}x{f}"] for (c, f), e in zip(sizes, evidence, strict=True)]
     assert [frames for _, frames in trained_on] == want
-    for seed, on_evidence in video_train.MAP_MEMBERS:  # each member saved under its own name
-        assert (tmp_path / video_train.member_path(seed, on_evidence)).exists()
+    assert augmented == [on_augmented for _, _, on_augmented in video_train.MAP_MEMBERS]  # each map's own recipe
+    for seed, on_evidence, on_augmented in video_train.MAP_MEMBERS:  # each member saved under its own name
+        assert (tmp_path / video_train.member_path(seed, on_evidence, on_augmented)).exists()
     assert sorted(built) == sorted(set(sizes) | {default})  # each size once
     assert decided_on == [[f"{default[0]}x{default[1]}"]]
 

@@ -33,9 +33,9 @@ Cell labels follow :mod:`detectors.training.video_sim` (visible damage, faint dr
 Plain backgrounds need their own hard negatives (:func:`_smooth_negative`): without them a map
 trained this long took flat grey areas of clean pans for grey decoder macroblocks.
 
-The shipped model is an :class:`AveragedNet`: the mean probability map of three such maps (seeds :data:`MAP_SEEDS`,
-each trained on its own data size, :data:`MAP_DATA`), with one decision head fitted on that mean. Three map passes a
-frame: until session 19 each map also ran on the mirrored frame (:data:`MIRROR`), which added nothing on fresh source
+The shipped model is an :class:`AveragedNet`: the mean probability map of four such maps (:data:`MAP_MEMBERS`: seeds,
+each trained on its own data size, :data:`MAP_DATA`, the fourth on augmented crops), with one decision head fitted on
+that mean. Four map passes a frame: until session 19 each map also ran on the mirrored frame (:data:`MIRROR`), which added nothing on fresh source
 splits (0.734 without against 0.729 with) and cost half the time (see :data:`MIRROR`).
 
 The backbone size is :data:`ARCH`. The wider one (``arch="wide"``, run 14,
@@ -85,9 +85,16 @@ W, H = VIDEO_WIDTH_PX, VIDEO_HEIGHT_PX
 # The shipped model averages the maps trained with these seeds (AveragedNet):
 # SEED's is the map shipped alone until session 14, SEED + 1's the same recipe (train-video --seed 20240612), and
 # SEED + 5's (session 16) was trained on more data a source (MAP_DATA; train-video --seed 20240616).
-# The members as (seed, trained on evidence only: video_sim.evidence_only, train-video --seed S --evidence-only):
-MAP_MEMBERS: tuple[tuple[int, bool], ...] = ((SEED, False), (SEED + 1, False), (SEED + 5, False))
-MAP_SEEDS: tuple[int, ...] = tuple(seed for seed, _ in MAP_MEMBERS)
+# SEED + 14's (session 21, rule AD) on augmented crops (train-video --seed 20240625 --augment).
+# The members as (seed, trained on evidence only: video_sim.evidence_only, train-video --seed S --evidence-only,
+# trained on augmented crops: _photometric, train-video --seed S --augment):
+MAP_MEMBERS: tuple[tuple[int, bool, bool], ...] = (
+    (SEED, False, False),
+    (SEED + 1, False, False),
+    (SEED + 5, False, False),
+    (SEED + 14, False, True),
+)
+MAP_SEEDS: tuple[int, ...] = tuple(seed for seed, _, _ in MAP_MEMBERS)
 # Each map also run on the mirrored frame (sessions 14-18). Session 19 (reports/training/s19_rules.md, rules Z and Z2):
 # on split seeds 3300/3400 the three maps without mirror reached held-source recall 0.734 against 0.729 with it; the
 # same maps without mirror, decision refitted (calibrate-video), scored on the evaluation sources F1 0.738 (P 0.974,
@@ -131,6 +138,16 @@ TARGET_FPR = 0.002  # clean-frame false-positive rate the decision threshold is 
 # --evidence-only) as a fourth member lifted held-source recall to 0.766 against 0.738 (split seeds 3900/4000) and the
 # validation recall at 0.19 % FPR to 0.787 against 0.751; evaluated once, F1 0.750 (P 0.961, R 0.615) against 0.738,
 # but clean-frame FPR 0.66 % (UI screens 1.8 %) against the 0.5 % goal: not shipped (MAP_MEMBERS keeps three).
+# Session 21 (reports/training/s21_rules.md, rule AD): maps trained on photometrically augmented crops (train-video
+# --seed S --augment: one gain, offset and luma noise a crop, _photometric) are much worse alone: held-source recall at
+# 0.2 % FPR on split seeds 4100/4200 0.190 and 0.265 (seeds 20240624, 20240625) against 0.326-0.483 for six plain
+# draws (mean 0.406). Added to the shipped three: 0.734 and 0.739 against 0.728 (both 0.733). The rule sent the best
+# set on: the shipped three plus 20240625 (+0.0105 over the three, above them on both split seeds; the rule asked
+# + 0.01), refitted (calibrate-video): validation recall 0.754 at 0.08 % FPR, 0.784 at 0.2 %, AUC 0.972 (the three:
+# 0.751 at 0.19 %). Evaluated once: frame F1 0.769 (P 0.983, R 0.631) against 0.738, clean-frame FPR 0.29 % against
+# 0.43 % (UI screens 0.58 %, pans 0.47 %; normal-rate clean encodes alone 0.56 %), damage runs 0.734, AUC 0.924;
+# 51.5 frames/s at 1080p (benchmarks/README.md): shipped as the fourth member. A map much worse alone still helps
+# the average: its errors differ from the plain maps' (what the average needs), not a better way to train one map.
 TRAIN_CLIPS = 3
 TRAIN_KEEP = 2
 TRAIN_CLEAN = 16
@@ -321,21 +338,30 @@ class AveragedNet(nn.Module):
     width is a multiple of 16, as the analysis size is. The members' own decision heads are not used."""
 
     def __init__(
-        self, members: list[CorruptionNet], mirror: bool = False, seeds: tuple[int, ...] = (), evidence: tuple[bool, ...] = ()
+        self,
+        members: list[CorruptionNet],
+        mirror: bool = False,
+        seeds: tuple[int, ...] = (),
+        evidence: tuple[bool, ...] = (),
+        augmented: tuple[bool, ...] = (),
     ) -> None:
         super().__init__()
         if not members or len({(m.in_channels, m.arch) for m in members}) != 1:
             raise ValueError("AveragedNet: needs one or more maps of the same arch and input channels")
         if evidence and len(evidence) != len(seeds):
             raise ValueError("AveragedNet: evidence flags need one seed each")
+        if augmented and len(augmented) != len(seeds):
+            raise ValueError("AveragedNet: augmented flags need one seed each")
         self.members = nn.ModuleList(members)
         self.mirror = mirror
         self.seeds = seeds  # the members' training seeds where known (export metadata)
         self.evidence = evidence or tuple(False for _ in seeds)  # which members were trained on evidence only
+        self.augmented = augmented or tuple(False for _ in seeds)  # which on augmented crops
         # saved with the weights (load_net reads them back); not in the exported graph, whose metadata says them
         self.register_buffer("mirrored", torch.tensor(float(mirror)))
         self.register_buffer("member_seeds", torch.tensor(seeds, dtype=torch.int64))
         self.register_buffer("member_evidence", torch.tensor(self.evidence, dtype=torch.bool))
+        self.register_buffer("member_augmented", torch.tensor(self.augmented, dtype=torch.bool))
         self.in_channels = members[0].in_channels
         self.arch = members[0].arch
         self.decision = nn.Linear(N_STATS, 1)
@@ -740,6 +766,7 @@ def export(net: CorruptionNet | AveragedNet, out_dir: Path = MODELS_DIR) -> tupl
                 "mirror": net.mirror,
                 "map_seeds": list(net.seeds),
                 "map_evidence_only": list(net.evidence),
+                "map_augmented": list(net.augmented),
             }
         )  # seeds: [] if unknown
     ex = torch.zeros(1, net.in_channels, H, W)
@@ -810,7 +837,7 @@ def train_video(
     frame_steps: int = 0,
     temporal: bool = False,
     arch: str = ARCH,
-    members: tuple[tuple[int, bool], ...] = MAP_MEMBERS,
+    members: tuple[tuple[int, bool, bool], ...] = MAP_MEMBERS,
     mirror: bool = MIRROR,
     only_seed: int | None = None,
     clips: int | None = None,
@@ -840,7 +867,8 @@ def train_video(
         own_clips, own_clean = map_data(seed)
         return (own_clips if clips is None else clips, own_clean if clean is None else clean)
 
-    todo = list(members if only_seed is None else ((only_seed, evidence),))
+    # (seed, on evidence only, on augmented crops); ``augment`` adds augmentation to every map trained here
+    todo = [(s, e, a or augment) for s, e, a in (members if only_seed is None else ((only_seed, evidence, augment),))]
     default = (TRAIN_CLIPS, TRAIN_CLEAN)  # also the decision's training frames
     built: dict[tuple[int, int], list[LabelledFrame]] = {}
 
@@ -859,28 +887,28 @@ def train_video(
 
     Path("reports/training").mkdir(parents=True, exist_ok=True)
     net: CorruptionNet | AveragedNet
-    if len(members) == 1 and not mirror and only_seed is None:
-        ((seed, on_evidence),) = members
+    if len(todo) == 1 and not mirror and only_seed is None:
+        ((seed, on_evidence, on_augmented),) = todo
         net = train_model(
-            member_frames(seed, on_evidence), epochs, crops, validation, seed, frame_steps, temporal, arch, augment=augment
+            member_frames(seed, on_evidence), epochs, crops, validation, seed, frame_steps, temporal, arch, augment=on_augmented
         )
     else:
         maps = []
-        for i, (seed, on_evidence) in enumerate(todo):
-            say(f"map {seed}{' (evidence only)' if on_evidence else ''}")
+        for i, (seed, on_evidence, on_augmented) in enumerate(todo):
+            say(f"map {seed}{' (evidence only)' if on_evidence else ''}{' (augmented crops)' if on_augmented else ''}")
             frames = member_frames(seed, on_evidence)
             maps.append(
-                train_model(frames, epochs, crops, None, seed, frame_steps, temporal, arch, decide=False, augment=augment)
+                train_model(frames, epochs, crops, None, seed, frame_steps, temporal, arch, decide=False, augment=on_augmented)
             )
-            torch.save(maps[-1].state_dict(), member_path(seed, on_evidence, augment))
-            say(f"saved {member_path(seed, on_evidence, augment)}")
+            torch.save(maps[-1].state_dict(), member_path(seed, on_evidence, on_augmented))
+            say(f"saved {member_path(seed, on_evidence, on_augmented)}")
             del frames
-            later = {size_of(s) for s, _ in todo[i + 1 :]}
+            later = {size_of(s) for s, _, _ in todo[i + 1 :]}
             for size in [s for s in built if s != default and s not in later]:
                 del built[size]  # several GB that no later map needs
         if only_seed is not None:
             return {"map": str(member_path(only_seed, evidence, augment))}
-        net = AveragedNet(maps, mirror, tuple(s for s, _ in members), tuple(e for _, e in members))
+        net = AveragedNet(maps, mirror, tuple(s for s, _, _ in todo), tuple(e for _, e, _ in todo), tuple(a for _, _, a in todo))
         fit_decision(net, frames_of(default), validation)
     torch.save(net.state_dict(), "reports/training/block_corruption.pt")
     path, digest, diff = export(net)
@@ -927,6 +955,7 @@ def state_from_onnx(path: Path) -> dict[str, torch.Tensor]:
         state["mirrored"] = torch.tensor(float(json.loads(meta.get("mirror", "false"))))
         state["member_seeds"] = torch.tensor(json.loads(meta.get("map_seeds", "[]")), dtype=torch.int64)
         state["member_evidence"] = torch.tensor(json.loads(meta.get("map_evidence_only", "[]")), dtype=torch.bool)
+        state["member_augmented"] = torch.tensor(json.loads(meta.get("map_augmented", "[]")), dtype=torch.bool)
     return state
 
 
@@ -970,8 +999,11 @@ def load_net(weights: Path, map_only: bool = False) -> CorruptionNet | AveragedN
             for i in prefixes
         ]
         seeds = tuple(int(v) for v in state.get("member_seeds", torch.zeros(0, dtype=torch.int64)).tolist())
-        evidence = tuple(bool(v) for v in state.get("member_evidence", torch.zeros(0, dtype=torch.bool)).tolist())
-        net = AveragedNet(members, bool(state.get("mirrored", torch.tensor(0.0)) > 0.5), seeds, evidence)
+        evidence, augmented = (
+            tuple(bool(v) for v in state.get(key, torch.zeros(0, dtype=torch.bool)).tolist())
+            for key in ("member_evidence", "member_augmented")
+        )
+        net = AveragedNet(members, bool(state.get("mirrored", torch.tensor(0.0)) > 0.5), seeds, evidence, augmented)
     else:
         net = _load_map(weights, state)
     if map_only:
@@ -1003,18 +1035,20 @@ def _load_map(weights: Path, state: dict[str, torch.Tensor]) -> CorruptionNet:
 def combined_net(weights: list[Path], mirror: bool = False) -> CorruptionNet | AveragedNet:
     """The net of one saved or exported model, or the :class:`AveragedNet` of several single maps (or of one with
     ``mirror``); decision heads left for :func:`fit_decision` to refit. The members' seeds are read from file names
-    ending in ``_<seed>`` or ``_<seed>_evidence`` (as :func:`member_path` names them) and recorded in the export, with
-    which were trained on evidence only, when every one has one."""
+    ending in ``_<seed>``, ``_<seed>_evidence``, ``_<seed>_augmented`` or ``_<seed>_evidence_augmented`` (as
+    :func:`member_path` names them) and recorded in the export, with which were trained on evidence only and which on
+    augmented crops, when every one has one."""
     nets = [load_net(w, map_only=True) for w in weights]
     if len(nets) == 1 and not mirror:
         return nets[0]
     maps = [n for n in nets if isinstance(n, CorruptionNet)]
     if len(maps) != len(nets):
         raise ValueError(f"{', '.join(map(str, weights))}: only single maps can be averaged, not a model that already averages")
-    named = [m for w in weights if (m := re.search(rf"_(\d{{6,}})({EVIDENCE_SUFFIX})?(?:{AUGMENTED_SUFFIX})?$", w.stem))]
+    named = [m for w in weights if (m := re.search(rf"_(\d{{6,}})({EVIDENCE_SUFFIX})?({AUGMENTED_SUFFIX})?$", w.stem))]
     if len(named) != len(maps):
         return AveragedNet(maps, mirror)
-    return AveragedNet(maps, mirror, tuple(int(m.group(1)) for m in named), tuple(bool(m.group(2)) for m in named))
+    seeds = tuple(int(m.group(1)) for m in named)
+    return AveragedNet(maps, mirror, seeds, tuple(bool(m.group(2)) for m in named), tuple(bool(m.group(3)) for m in named))
 
 
 def calibrate_video(weights: list[Path], mirror: bool = False) -> dict[str, object]:

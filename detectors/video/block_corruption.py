@@ -11,7 +11,7 @@ capture gap, a seek) or whose size changed, and the first frame after :meth:`flu
 The shipped model takes three planes (one frame): the temporal variant scored lower on the
 validation sources. The model is built on a ResNet-style fully convolutional network whose 1x1-conv
 head gives the probability of corruption for every 16x16 analysis cell (a 23x40 map; a 1080p frame
-maps 48x48 pixels to a cell); the shipped model averages that map over three such networks
+maps 48x48 pixels to a cell); the shipped model averages that map over four such networks
 (:class:`detectors.training.video_train.AveragedNet`), and gives
 the averaged map, the corrupted-area ratio (share of cells above 0.5) and a
 learned frame decision on statistics of the map (mean, largest local mean, share of cells
