@@ -35,8 +35,8 @@ trained this long took flat grey areas of clean pans for grey decoder macroblock
 
 The shipped model is an :class:`AveragedNet`: the mean probability map of four such maps (:data:`MAP_MEMBERS`: seeds,
 each trained on its own data size, :data:`MAP_DATA`, the fourth on augmented crops), with one decision head fitted on
-that mean. Four map passes a frame: until session 19 each map also ran on the mirrored frame (:data:`MIRROR`), which added nothing on fresh source
-splits (0.734 without against 0.729 with) and cost half the time (see :data:`MIRROR`).
+that mean. Four map passes a frame: until session 19 each map also ran on the mirrored frame (:data:`MIRROR`), which
+added nothing on fresh source splits (0.734 without against 0.729 with) and cost half the time (see :data:`MIRROR`).
 
 The backbone size is :data:`ARCH`. The wider one (``arch="wide"``, run 14,
 reports/training/video_run14_wide.log) fitted the training crops a little better and raised the
@@ -509,7 +509,7 @@ def _photometric(crops: list[np.ndarray], rng: np.random.Generator) -> list[np.n
         return crops
     gain = np.array([rng.uniform(0.85, 1.15), *rng.uniform(0.85, 1.15, 2)], np.float32)[:, None, None]
     off = np.array([rng.uniform(-0.08, 0.08), *rng.uniform(-0.05, 0.05, 2)], np.float32)[:, None, None]
-    if not tone:
+    if not tone:  # drawn all the same: the random stream stays the one the shipped augmented map was trained with
         gain, off = np.ones_like(gain), np.zeros_like(off)
     grain = rng.normal(0.0, noise, crops[0].shape[1:]).astype(np.float32) if noise else None
     out = []
@@ -578,7 +578,8 @@ def train_model(
     a member of an :class:`AveragedNet`, whose decision is fitted on the average)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    # The weights depend on the thread count: 1 and 2 threads differ after two short epochs (s21/threads_check.py)
+    # The weights depend on the thread count: 1 and 2 threads differ after two short epochs
+    # (reports/training/s21/threads_check.py); the log records it so a retrain can use the same
     say(f"map seed {seed}: torch {torch.__version__}, {torch.get_num_threads()} threads{', augmented crops' if augment else ''}")
     net = CorruptionNet(TEMPORAL_CHANNELS if temporal else 3, arch)
     if init is not None:
