@@ -148,6 +148,10 @@ TARGET_FPR = 0.002  # clean-frame false-positive rate the decision threshold is 
 # 0.43 % (UI screens 0.58 %, pans 0.47 %; normal-rate clean encodes alone 0.56 %), damage runs 0.734, AUC 0.924;
 # 51.5 frames/s at 1080p (benchmarks/README.md): shipped as the fourth member. A map much worse alone still helps
 # the average: its errors differ from the plain maps' (what the average needs), not a better way to train one map.
+# Not robust in the cross-validation: on split seeds 4300/4400 the four scored 0.705 against the three's 0.731 (with
+# far fewer held UI clean frames over the folds' thresholds, 1 against 17); the evaluation, once, decided. Rule AE (same
+# splits): a second evidence-only map (train-video --seed 20240626 --evidence-only) alone 0.458 (plain draws
+# 0.314-0.465, map X 0.497); no set with it or X beat the three or the four by 0.01.
 TRAIN_CLIPS = 3
 TRAIN_KEEP = 2
 TRAIN_CLEAN = 16
