@@ -100,7 +100,7 @@ def test_maps_are_averaged_from_files_with_their_seeds(tmp_path: Path) -> None:
     paths = [tmp_path / member_path(20240611).name, tmp_path / member_path(20240612).name]
     paths.append(tmp_path / member_path(20240611, evidence=True).name)
     paths.append(tmp_path / member_path(20240611, augmented=True).name)
-    assert len({p.name for p in paths}) == 4  # one seed, three recipes: three files
+    assert len({p.name for p in paths}) == 4  # one seed in three recipes (three files) and a second seed
     for net, path in zip((a, b, c, a), paths, strict=True):
         torch.save(net.state_dict(), path)
     got = combined_net(paths, mirror=False)
