@@ -1,4 +1,5 @@
-"""block_corruption can hold a run of corrupted frames on a weaker score (hold_decision): the rule and the detector."""
+"""block_corruption can hold a run of corrupted frames on a weaker score (hold_decision) until the score falls
+sharply (hold_fall): the rule, the detector and the choice of both on validation frames (no hold by default)."""
 
 from __future__ import annotations
 
@@ -78,10 +79,19 @@ def test_a_run_held_through_a_dip_is_one_event() -> None:
 
 
 def test_no_hold_by_default_and_never_above_min_decision() -> None:
-    assert _detector([]).hold_decision == 0.5  # no hold: every frame needs min_decision
+    det = _detector([])
+    assert det.hold_decision == 0.5 and det.params.hold_fall is None  # no hold: every frame needs min_decision
     assert _detector([], hold_decision=0.05).hold_decision == 0.05
     assert _detector([], hold_decision=0.3, min_decision=0.2).hold_decision == 0.2
     det = _detector([0.9, 0.4])
+    det.feed(_frame(0))
+    det.feed(_frame(1))
+    assert det.metrics()["corrupted"] == 0
+    det = _detector([0.6, 0.4], hold_decision=0.119203, hold_fall=1.5)  # logit 0.41 -> -0.41: held
+    det.feed(_frame(0))
+    det.feed(_frame(1))
+    assert det.metrics()["corrupted"] == 1
+    det = _detector([0.9, 0.4], hold_decision=0.119203, hold_fall=1.5)  # logit 2.2 -> -0.4: a fall of 2.6 ends it
     det.feed(_frame(0))
     det.feed(_frame(1))
     assert det.metrics()["corrupted"] == 0
@@ -101,3 +111,132 @@ def test_damage_runs_split_at_clean_frames_and_new_streams() -> None:
     follows = np.array([0, 1, 1, 1, 0, 1, 1, 1, 1], bool)
     assert damage_runs(pos, follows) == [(0, 2), (3, 4), (4, 6), (8, 9)]
     assert damage_runs(np.zeros(4, bool), np.ones(4, bool)) == []
+
+
+def _logits(z: list[float]) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.array(z, np.float64)))
+
+
+def test_a_sharp_fall_of_the_decision_ends_the_hold() -> None:
+    # logits: a run at +2, a slow decay under 0 (the damage persists), then a fall of 3 (the refresh that ended it),
+    # then scores that would still pass the floor
+    d = _logits([-5.0, 2.0, 2.2, -0.5, -1.2, -1.8, -4.8, -1.0, -0.9])
+    follows = np.ones(len(d), bool)
+    floor = float(_logits([-2.0])[0])
+    got = corrupted_frames(d, follows, 0.5, floor, 1.5)
+    # -0.5 (fall 2.7 from +2.2: too sharp) ends the run at once
+    assert got.tolist() == [False, True, True, False, False, False, False, False, False]
+    gentle = _logits([-5.0, 2.0, 1.0, -0.2, -1.0, -1.8, -2.5, -1.0, 0.5])
+    got = corrupted_frames(gentle, follows, 0.5, floor, 1.5)
+    # falls of at most 1.2 keep it going down to the floor; -2.5 is under it; -1.0 cannot restart a run; 0.5 does
+    assert got.tolist() == [False, True, True, True, True, True, False, False, True]
+    # without a fall the floor alone decides, as before
+    assert corrupted_frames(d, follows, 0.5, floor, None).tolist() == [False, True, True, True, True, True, False, False, False]
+
+
+def test_the_fall_is_measured_from_the_frame_before_not_the_run_peak() -> None:
+    d = _logits([3.0, 1.8, 0.6, -0.6, -1.8])  # falls of 1.2 each: 4.8 below the peak by the end
+    assert corrupted_frames(d, np.ones(5, bool), 0.5, float(_logits([-2.0])[0]), 1.5).all()
+    assert corrupted_frames(d, np.ones(5, bool), 0.5, float(_logits([-2.0])[0]), 1.0).tolist() == [True, True, True, False, False]
+
+
+def test_detector_holds_with_a_fall_as_the_rule_does() -> None:
+    d = _logits([-5.0, 2.0, 2.2, -0.5, 3.0, 1.0, -0.4, -1.2, -4.0, -1.0]).tolist()
+    floor = float(_logits([-2.0])[0])
+    det = _detector(d, hold_decision=floor, hold_fall=1.5)
+    got = []
+    for i in range(len(d)):
+        det.feed(_frame(i))
+        got.append(bool(det.metrics()["corrupted"]))
+    assert got == corrupted_frames(np.array(d), np.ones(len(d), bool), 0.5, floor, 1.5).tolist()
+    assert got == [False, True, True, False, True, True, True, True, False, False]
+
+
+def test_decision_logit_is_clipped_where_float32_saturates() -> None:
+    from detectors.video.block_corruption import decision_logit
+
+    assert decision_logit(0.5) == pytest.approx(0.0)
+    assert decision_logit(float(_logits([-2.0])[0])) == pytest.approx(-2.0)
+    assert decision_logit(1.0) == pytest.approx(16.118, abs=1e-3)
+    assert decision_logit(0.0) == pytest.approx(-16.118, abs=1e-3)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf")])
+def test_hold_fall_out_of_range_is_named(bad: float) -> None:
+    with pytest.raises(ValueError, match=r"block_corruption: hold_fall must be > 0"):
+        BlockCorruptionDetector.Params(hold_fall=bad)
+
+
+def test_choose_hold_takes_the_best_recall_within_the_target_fpr() -> None:
+    pytest.importorskip("torch")
+    from detectors.training import video_train
+
+    # stream A: a damage run the model flags at its start and then decays slowly (logits +1, -0.8, -1.6, -2.4);
+    # stream B: clean, one false entry then a slow decay (+0.3, -0.8, -1.9); many clean frames far below
+    z = [1.0, -0.8, -1.6, -2.4, -9.0] + [0.3, -0.8, -1.9, -9.0] + [-9.0] * 2000
+    follows = np.array([False, True, True, True, True, False, True, True, True] + [True] * 2000)
+    pos = np.zeros(len(z), bool)
+    pos[:4] = True
+    neg = ~pos
+    table, choice = video_train.choose_hold(_logits(z), follows, pos, neg)
+    assert table[0]["floor_logit"] is None and table[0]["recall"] == 0.25  # no hold: only the first frame
+    assert len(table) == 1 + len(video_train.HOLD_FLOORS) * len(video_train.HOLD_FALLS)
+    # A's first fall is 1.8, so only falls >= 2 hold it; floor -2 then catches 3 of 4, and -2.5 all 4 while
+    # flagging B's three frames: 3 / 2005 clean frames = 0.1496 %, within 0.15 %; lower floors tie: the higher wins
+    assert choice["recall"] == 1.0 and choice["floor_logit"] == -2.5 and choice["hold_fall"] == 2.0
+    assert choice["fpr"] == pytest.approx(3 / 2005)
+    # with the clean frames few, no hold is within the target: no hold is chosen
+    few = slice(0, 30)
+    _, choice = video_train.choose_hold(_logits(z)[few], follows[few], pos[few], neg[few])
+    assert choice["floor_logit"] is None and choice["hold_fall"] is None
+
+
+def test_hold_options_are_refused_outside_evaluate_video(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("torch")
+    from detectors.training import __main__ as cli
+
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["validate-video", "--hold-fall", "1.5", "--threads", "1"])
+    assert exc.value.code == 2
+    assert "--hold, --hold-fall and --no-hold set the detector's hold for evaluate-video only" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["evaluate-video", "--no-hold", "--hold", "0.1", "--threads", "1"])
+    assert exc.value.code == 2
+    assert "--no-hold cannot be given with --hold or --hold-fall" in capsys.readouterr().err
+
+
+def test_evaluate_video_passes_the_hold_asked_for(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    pytest.importorskip("torch")
+    from detectors.training import __main__ as cli
+    from detectors.training import video_train
+
+    seen: list[dict[str, Any]] = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(video_train, "evaluate_video", lambda quick=False, **hold: seen.append(hold) or {})
+    for argv in ([], ["--no-hold"], ["--hold", "0.2"], ["--hold-fall", "2"]):
+        assert cli.main(["evaluate-video", *argv, "--threads", "1"]) == 0
+    assert seen == [{}, {"hold_decision": None, "hold_fall": None}, {"hold_decision": 0.2}, {"hold_fall": 2.0}]
+
+
+def test_validate_video_writes_the_table_and_says_whether_the_default_is_the_choice(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    pytest.importorskip("torch")
+    import json
+
+    from detectors.training import video_train
+    from detectors.training.video_sim import LabelledFrame
+
+    # the choose_hold case above as labelled frames: 4 damaged (all cells), 2005 clean
+    z = [1.0, -0.8, -1.6, -2.4, -9.0] + [0.3, -0.8, -1.9, -9.0] + [-9.0] * 2000
+    follows = np.array([False, True, True, True, True, False, True, True, True] + [True] * 2000)
+    img = np.zeros((24, 32), np.uint8)
+    frames = [LabelledFrame(img, np.full((1, 2), float(i < 4), np.float32), "s", "bitstream") for i in range(len(z))]
+    run = {"decision": _logits(z), "follows": follows}
+    monkeypatch.setattr(video_train, "detector_pass", lambda fr, **params: run)
+    monkeypatch.chdir(tmp_path)
+    result = video_train.validate_video(frames)
+    saved = json.loads((tmp_path / "reports/training/video_validation.json").read_text())
+    assert saved["chosen"]["floor_logit"] == -2.5 and saved["chosen"]["hold_fall"] == 2.0
+    assert saved["default"] == {"hold_decision": None, "hold_fall": None} and saved["default_is_chosen"] is False
+    assert result["target_fpr"] == video_train.HOLD_TARGET_FPR and len(saved["table"]) == 57

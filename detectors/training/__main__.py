@@ -98,7 +98,18 @@ def main(argv: list[str] | None = None) -> int:
         "--hold",
         type=float,
         default=None,
-        help="evaluate-video: the detector's hold_decision (default none; see validate-video)",
+        help="evaluate-video: the detector's hold_decision instead of its default (see validate-video)",
+    )
+    parser.add_argument(
+        "--hold-fall",
+        type=float,
+        default=None,
+        help="evaluate-video: the detector's hold_fall instead of its default (see validate-video)",
+    )
+    parser.add_argument(
+        "--no-hold",
+        action="store_true",
+        help="evaluate-video: the detector without a hold (every frame needs min_decision)",
     )
     parser.add_argument(
         "--look",
@@ -118,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--evidence-only trains one map: use it with train-video --seed N")
     if args.augment and args.command not in ("train-video", "all"):
         parser.error("--augment is a training option: use it with train-video or all")
+    given_hold = args.no_hold or args.hold is not None or args.hold_fall is not None
+    if given_hold and args.command != "evaluate-video":
+        parser.error("--hold, --hold-fall and --no-hold set the detector's hold for evaluate-video only")
+    if args.no_hold and (args.hold is not None or args.hold_fall is not None):
+        parser.error("--no-hold cannot be given with --hold or --hold-fall")
     if args.command in ("look-video", "score-look"):
         return _look(args)
     weights = args.weights or [Path("reports/training/block_corruption.pt")]
@@ -175,7 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "evaluate-video":
         from detectors.training.video_train import evaluate_video
 
-        results["video"] = evaluate_video(quick=args.quick, hold_decision=args.hold)
+        hold: dict[str, float | None] = {"hold_decision": None, "hold_fall": None} if args.no_hold else {}
+        if args.hold is not None:
+            hold["hold_decision"] = args.hold
+        if args.hold_fall is not None:
+            hold["hold_fall"] = args.hold_fall
+        results["video"] = evaluate_video(quick=args.quick, **hold)
     for key, value in results.items():
         (out / f"{key}_evaluation.json").write_text(json.dumps(value, indent=2) + "\n")
     print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "confusion"} for k, v in results.items()}, indent=2))  # type: ignore[union-attr]

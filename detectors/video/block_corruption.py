@@ -21,12 +21,17 @@ some row down, as where a decoder conceals the rest of a slice; see
 |dU| + |dV| over the cell, or the change of its luma detail, above 12 levels against the
 undamaged decode, see :func:`detectors.training.video_sim.cell_scores`), and the decision's
 0.5 point is set on clean frames of validation sources for a false-positive rate of about
-0.2 %. A frame is corrupted when the decision reaches ``min_decision``, or when it directly follows
-a corrupted frame and the decision still reaches ``hold_decision`` (:func:`corrupted_frames`):
-decoder damage persists until the next intra refresh, while the picture it spoils changes, so
-once a run has started a weaker score could keep it going. By default there is no hold: the
-hold chosen on the validation sources tripled the false-positive rate on the evaluation
-sources (see :func:`detectors.training.video_train.validate_video`). Runs of corrupted frames
+0.2 %. A frame is corrupted when the decision reaches ``min_decision``, or, with a hold, when it
+directly follows a corrupted frame, the decision still reaches ``hold_decision`` and its logit has not
+fallen by more than ``hold_fall`` below the previous frame's (:func:`corrupted_frames`): decoder damage
+persists until the next intra refresh while the picture it spoils changes, so once a run has started
+a weaker score could keep it going, and the refresh that ends the damage shows as a sharp fall of the
+decision. By default there is no hold. Both holds chosen on the validation sources raised the
+false-positive rate on the evaluation sources far more than there: a floor alone (session 4) from
+0.85 % to 2.6 %, on the frames just after a refresh; a floor of logit -2 with a stop at a fall of 1.5
+(session 22) from 0.29 % to 0.84 % for a frame F1 of 0.806 against 0.769, 30 of its 40 added clean
+frames on one UI source whose decision hovers under the threshold (see
+:func:`detectors.training.video_train.validate_video`). Runs of corrupted frames
 lasting at least ``min_duration_s`` become
 ``block_corruption`` events whose region is the bounding box of the corrupted cells of the
 evidence frame (the frame of the run with the largest area), with every connected corrupted
@@ -83,19 +88,40 @@ class CorruptionResult:
         return out
 
 
-def corrupted_frames(decisions: np.ndarray, follows: np.ndarray, min_decision: float, hold_decision: float) -> np.ndarray:
+def decision_logit(decision: float) -> float:
+    """Return the logit of a decision probability (clipped to +-16.1, where float32 probabilities saturate)."""
+    p = min(max(decision, 1e-7), 1.0 - 1e-7)
+    return math.log(p / (1.0 - p))
+
+
+def holds(decision: float, previous: float, hold_decision: float, hold_fall: float | None) -> bool:
+    """True when a frame whose decision is ``decision`` keeps going the run of the corrupted frame before it, whose
+    decision was ``previous``: it reaches ``hold_decision`` and, with ``hold_fall``, its logit is at most that far
+    below the previous frame's (a sharper fall is the intra refresh that ended the damage)."""
+    if decision < hold_decision:
+        return False
+    return hold_fall is None or decision_logit(decision) >= decision_logit(previous) - hold_fall
+
+
+def corrupted_frames(
+    decisions: np.ndarray, follows: np.ndarray, min_decision: float, hold_decision: float, hold_fall: float | None = None
+) -> np.ndarray:
     """Return which frames are corrupted under the detector's rule, from their decision probabilities in stream order.
 
     ``follows[i]`` is True when frame ``i`` directly follows frame ``i - 1`` of the same stream.
     A frame is corrupted when its decision reaches ``min_decision``, or when it follows a
-    corrupted frame and its decision reaches ``hold_decision`` (at most ``min_decision``).
+    corrupted frame and :func:`holds` (its decision reaches ``hold_decision``, at most
+    ``min_decision``, and its logit has not fallen by more than ``hold_fall``, if given).
     """
     hold = min(hold_decision, min_decision)
     out = np.zeros(len(decisions), bool)
     on = False
+    previous = 0.0
     for i, (d, f) in enumerate(zip(decisions, follows, strict=True)):
-        on = bool(d >= (hold if (on and f) else min_decision))
+        d = float(d)
+        on = d >= min_decision or bool(on and f and holds(d, previous, hold, hold_fall))
         out[i] = on
+        previous = d
     return out
 
 
@@ -144,6 +170,8 @@ class BlockCorruptionDetector:
             hold_decision: smallest decision probability of a frame that directly follows a
                 corrupted one to stay corrupted, in (0, 1] (used up to ``min_decision``); None:
                 no hold (every frame needs ``min_decision``).
+            hold_fall: the hold also ends when the decision logit falls by more than this
+                below the previous frame's (> 0; None: no such stop).
             cell_threshold: probability at which a map cell counts as corrupted, in (0, 1).
             min_duration_s: shortest run reported, in seconds (>= 0; 0 reports single frames).
             threads: onnxruntime intra-op threads (>= 1).
@@ -152,6 +180,7 @@ class BlockCorruptionDetector:
 
         min_decision: float = 0.5
         hold_decision: float | None = None
+        hold_fall: float | None = None
         cell_threshold: float = 0.5
         min_duration_s: float = 0.0
         threads: int = 2
@@ -162,6 +191,8 @@ class BlockCorruptionDetector:
                 raise ValueError(f"block_corruption: min_decision must be in (0, 1], got {self.min_decision}")
             if self.hold_decision is not None and not 0.0 < self.hold_decision <= 1.0:
                 raise ValueError(f"block_corruption: hold_decision must be in (0, 1], got {self.hold_decision}")
+            if self.hold_fall is not None and not (math.isfinite(self.hold_fall) and self.hold_fall > 0.0):
+                raise ValueError(f"block_corruption: hold_fall must be > 0, got {self.hold_fall}")
             if not 0.0 < self.cell_threshold < 1.0:
                 raise ValueError(f"block_corruption: cell_threshold must be in (0, 1), got {self.cell_threshold}")
             if not (math.isfinite(self.min_duration_s) and self.min_duration_s >= 0.0):
@@ -179,6 +210,7 @@ class BlockCorruptionDetector:
         self._prev: tuple[int, tuple[int, ...], np.ndarray] | None = None  # (index, I420 shape, model input) of the last frame
         self._channels: int | None = None
         self._held: tuple[int, tuple[int, ...]] | None = None  # (index, I420 shape) of the last frame judged corrupted
+        self._held_decision = 0.0  # its decision probability
 
     def _session(self) -> ModelSession:
         if self._model is None:
@@ -226,8 +258,12 @@ class BlockCorruptionDetector:
         if not isinstance(item, Frame):
             raise TypeError(f"block_corruption: expected a Frame, got {type(item).__name__}")
         result = self.analyse(item)
-        corrupted = result.decision >= (self.hold_decision if _continues(self._held, item) else self.params.min_decision)
+        corrupted = result.decision >= self.params.min_decision or (
+            _continues(self._held, item)
+            and holds(result.decision, self._held_decision, self.hold_decision, self.params.hold_fall)
+        )
         self._held = (item.index, item.i420.shape) if corrupted else None
+        self._held_decision = result.decision
         self.last_metric = result.decision
         self._last = {
             "index": item.index,
