@@ -1,5 +1,5 @@
-"""block_corruption can hold a run of corrupted frames on a weaker score (hold_decision) until the score falls
-sharply (hold_fall): the rule, the detector and the choice of both on validation frames (no hold by default)."""
+"""block_corruption holds a run of corrupted frames on a weaker score (hold_decision) until the score falls sharply
+(hold_fall): the rule, the detector, its default and the choice of both on validation frames."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_rule_starts_on_min_decision_and_holds_on_the_weaker_score() -> None:
 
 def test_detector_frames_equal_the_rule_across_a_gap_a_size_change_and_flush() -> None:
     d = [0.7, 0.2, 0.1, 0.05, 0.2, 0.6, 0.3, 0.8, 0.4, 0.9, 0.4]
-    det = _detector(d, hold_decision=0.1)
+    det = _detector(d, hold_decision=0.1, hold_fall=None)
     frames = [_frame(0), _frame(1), _frame(2), _frame(3), _frame(5), _frame(6), _frame(7, 80, 48), _frame(8, 80, 48)]
     got = []
     for f in frames:
@@ -70,7 +70,7 @@ def test_detector_frames_equal_the_rule_across_a_gap_a_size_change_and_flush() -
 
 
 def test_a_run_held_through_a_dip_is_one_event() -> None:
-    det = _detector([0.0, 0.9, 0.3, 0.2, 0.8, 0.0, 0.0], hold_decision=0.1)
+    det = _detector([0.0, 0.9, 0.3, 0.2, 0.8, 0.0, 0.0], hold_decision=0.1, hold_fall=None)
     events = [e for i in range(7) for e in det.feed(_frame(i))] + det.flush()
     assert len(events) == 1
     assert (events[0].start_s, events[0].end_s) == (pytest.approx(1 / 25), pytest.approx(5 / 25))
@@ -78,23 +78,26 @@ def test_a_run_held_through_a_dip_is_one_event() -> None:
     assert len([e for i in range(7) for e in plain.feed(_frame(i))] + plain.flush()) == 2
 
 
-def test_no_hold_by_default_and_never_above_min_decision() -> None:
+def test_the_default_hold_and_no_hold() -> None:
+    from detectors.video.block_corruption import HOLD_DECISION, HOLD_FALL, decision_logit
+
     det = _detector([])
-    assert det.hold_decision == 0.5 and det.params.hold_fall is None  # no hold: every frame needs min_decision
+    assert (det.hold_decision, det.params.hold_fall) == (HOLD_DECISION, HOLD_FALL) == (0.182426, 1.0)
+    assert decision_logit(HOLD_DECISION) == pytest.approx(-1.5, abs=1e-5)  # the floor validate-video chose
+    assert _detector([], hold_decision=None).hold_decision == 0.5  # no hold: every frame needs min_decision
     assert _detector([], hold_decision=0.05).hold_decision == 0.05
     assert _detector([], hold_decision=0.3, min_decision=0.2).hold_decision == 0.2
-    det = _detector([0.9, 0.4])
-    det.feed(_frame(0))
-    det.feed(_frame(1))
-    assert det.metrics()["corrupted"] == 0
-    det = _detector([0.6, 0.4], hold_decision=0.119203, hold_fall=1.5)  # logit 0.41 -> -0.41: held
-    det.feed(_frame(0))
-    det.feed(_frame(1))
-    assert det.metrics()["corrupted"] == 1
-    det = _detector([0.9, 0.4], hold_decision=0.119203, hold_fall=1.5)  # logit 2.2 -> -0.4: a fall of 2.6 ends it
-    det.feed(_frame(0))
-    det.feed(_frame(1))
-    assert det.metrics()["corrupted"] == 0
+
+    def second(decisions: list[float], **params: Any) -> int:
+        det = _detector(decisions, **params)
+        det.feed(_frame(0))
+        det.feed(_frame(1))
+        return int(det.metrics()["corrupted"])
+
+    assert second([0.6, 0.4]) == 1  # logit 0.41 -> -0.41: a fall of 0.81, above the floor: held
+    assert second([0.6, 0.4], hold_decision=None) == 0
+    assert second([0.9, 0.4]) == 0  # logit 2.2 -> -0.4: a fall of 2.6 ends it
+    assert second([0.6, 0.15]) == 0  # logit -1.73: under the floor
 
 
 @pytest.mark.parametrize("bad", [0.0, -0.1, 1.5])
@@ -167,27 +170,29 @@ def test_hold_fall_out_of_range_is_named(bad: float) -> None:
         BlockCorruptionDetector.Params(hold_fall=bad)
 
 
-def test_choose_hold_takes_the_best_recall_within_the_target_fpr() -> None:
+# stream A: a damage run the model flags at its start, then decays by 0.8 a frame (logits +1, +0.2, -0.6, -1.4);
+# stream B: clean, one false entry then a fall of 1.3 (+0.3, -1.0, -1.9); many clean frames far below
+HOLD_CASE_Z = [1.0, 0.2, -0.6, -1.4, -9.0] + [0.3, -1.0, -1.9, -9.0] + [-9.0] * 2000
+HOLD_CASE_FOLLOWS = np.array([False, True, True, True, True, False, True, True, True] + [True] * 2000)
+
+
+def test_choose_hold_takes_the_best_recall_that_adds_no_clean_frame() -> None:
     pytest.importorskip("torch")
     from detectors.training import video_train
 
-    # stream A: a damage run the model flags at its start and then decays slowly (logits +1, -0.8, -1.6, -2.4);
-    # stream B: clean, one false entry then a slow decay (+0.3, -0.8, -1.9); many clean frames far below
-    z = [1.0, -0.8, -1.6, -2.4, -9.0] + [0.3, -0.8, -1.9, -9.0] + [-9.0] * 2000
-    follows = np.array([False, True, True, True, True, False, True, True, True] + [True] * 2000)
-    pos = np.zeros(len(z), bool)
+    pos = np.zeros(len(HOLD_CASE_Z), bool)
     pos[:4] = True
-    neg = ~pos
-    table, choice = video_train.choose_hold(_logits(z), follows, pos, neg)
-    assert table[0]["floor_logit"] is None and table[0]["recall"] == 0.25  # no hold: only the first frame
+    table, choice = video_train.choose_hold(_logits(HOLD_CASE_Z), HOLD_CASE_FOLLOWS, pos, ~pos)
+    assert table[0]["floor_logit"] is None and table[0]["recall"] == 0.5  # no hold: the two frames at logit >= 0
+    assert table[0]["fpr"] == pytest.approx(1 / 2005)  # B's false entry
     assert len(table) == 1 + len(video_train.HOLD_FLOORS) * len(video_train.HOLD_FALLS)
-    # A's first fall is 1.8, so only falls >= 2 hold it; floor -2 then catches 3 of 4, and -2.5 all 4 while
-    # flagging B's three frames: 3 / 2005 clean frames = 0.1496 %, within 0.15 %; lower floors tie: the higher wins
-    assert choice["recall"] == 1.0 and choice["floor_logit"] == -2.5 and choice["hold_fall"] == 2.0
-    assert choice["fpr"] == pytest.approx(3 / 2005)
-    # with the clean frames few, no hold is within the target: no hold is chosen
-    few = slice(0, 30)
-    _, choice = video_train.choose_hold(_logits(z)[few], follows[few], pos[few], neg[few])
+    # falls >= 1.5 also keep B's -1.0 (a clean frame added); fall 0.5 stops A at once; fall 1.0 with a floor of
+    # -1.5 or lower holds all of A and drops B: the higher floor wins the tie
+    assert (choice["floor_logit"], choice["hold_fall"], choice["recall"]) == (-1.5, 1.0, 1.0)
+    assert choice["fpr"] == table[0]["fpr"]
+    # a run whose decision falls at once cannot be held without holding B: no hold is chosen
+    z = [1.0, -3.0, -3.5, -9.0, -9.0] + HOLD_CASE_Z[5:]
+    _, choice = video_train.choose_hold(_logits(z), HOLD_CASE_FOLLOWS, pos, ~pos)
     assert choice["floor_logit"] is None and choice["hold_fall"] is None
 
 
@@ -228,15 +233,13 @@ def test_validate_video_writes_the_table_and_says_whether_the_default_is_the_cho
     from detectors.training.video_sim import LabelledFrame
 
     # the choose_hold case above as labelled frames: 4 damaged (all cells), 2005 clean
-    z = [1.0, -0.8, -1.6, -2.4, -9.0] + [0.3, -0.8, -1.9, -9.0] + [-9.0] * 2000
-    follows = np.array([False, True, True, True, True, False, True, True, True] + [True] * 2000)
     img = np.zeros((24, 32), np.uint8)
-    frames = [LabelledFrame(img, np.full((1, 2), float(i < 4), np.float32), "s", "bitstream") for i in range(len(z))]
-    run = {"decision": _logits(z), "follows": follows}
+    frames = [LabelledFrame(img, np.full((1, 2), float(i < 4), np.float32), "s", "bitstream") for i in range(len(HOLD_CASE_Z))]
+    run = {"decision": _logits(HOLD_CASE_Z), "follows": HOLD_CASE_FOLLOWS}
     monkeypatch.setattr(video_train, "detector_pass", lambda fr, **params: run)
     monkeypatch.chdir(tmp_path)
     result = video_train.validate_video(frames)
     saved = json.loads((tmp_path / "reports/training/video_validation.json").read_text())
-    assert saved["chosen"]["floor_logit"] == -2.5 and saved["chosen"]["hold_fall"] == 2.0
-    assert saved["default"] == {"hold_decision": None, "hold_fall": None} and saved["default_is_chosen"] is False
-    assert result["target_fpr"] == video_train.HOLD_TARGET_FPR and len(saved["table"]) == 57
+    assert saved["chosen"]["floor_logit"] == -1.5 and saved["chosen"]["hold_fall"] == 1.0
+    assert saved["default"] == {"hold_decision": 0.182426, "hold_fall": 1.0} and saved["default_is_chosen"] is True
+    assert result["criterion"] == "no clean frame added" and len(saved["table"]) == 57

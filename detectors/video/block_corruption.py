@@ -21,17 +21,19 @@ some row down, as where a decoder conceals the rest of a slice; see
 |dU| + |dV| over the cell, or the change of its luma detail, above 12 levels against the
 undamaged decode, see :func:`detectors.training.video_sim.cell_scores`), and the decision's
 0.5 point is set on clean frames of validation sources for a false-positive rate of about
-0.2 %. A frame is corrupted when the decision reaches ``min_decision``, or, with a hold, when it
-directly follows a corrupted frame, the decision still reaches ``hold_decision`` and its logit has not
-fallen by more than ``hold_fall`` below the previous frame's (:func:`corrupted_frames`): decoder damage
-persists until the next intra refresh while the picture it spoils changes, so once a run has started
-a weaker score could keep it going, and the refresh that ends the damage shows as a sharp fall of the
-decision. By default there is no hold. Both holds chosen on the validation sources raised the
-false-positive rate on the evaluation sources far more than there: a floor alone (session 4) from
-0.85 % to 2.6 %, on the frames just after a refresh; a floor of logit -2 with a stop at a fall of 1.5
-(session 22) from 0.29 % to 0.84 % for a frame F1 of 0.806 against 0.769, 30 of its 40 added clean
-frames on one UI source whose decision hovers under the threshold (see
-:func:`detectors.training.video_train.validate_video`). Runs of corrupted frames
+0.2 %. A frame is corrupted when the decision reaches ``min_decision``, or when it directly follows a
+corrupted frame, the decision still reaches ``hold_decision`` and its logit has not fallen by more than
+``hold_fall`` below the previous frame's (:func:`corrupted_frames`): decoder damage persists until the
+next intra refresh while the picture it spoils changes, so once a run has started a weaker score keeps
+it going, and the refresh that ends the damage shows as a sharp fall of the decision. The default hold
+(a floor of decision logit -1.5, a stop at a fall of 1) flags no more clean frames of the validation
+sources than no hold; on the evaluation sources it raised the frame F1 from 0.769 to 0.788 (recall
+0.631 to 0.662) and the clean-frame false-positive rate from 0.29 % to 0.45 %. Looser holds found
+more on the validation sources but flagged far more clean frames on the evaluation ones: a floor alone
+(session 4) 2.6 % against 0.85 %, on the frames just after a refresh; a floor of -2 with a stop at a
+fall of 1.5 (session 22) 0.84 %, 30 of its 40 added clean frames on one UI source whose decision
+hovers under the threshold (see :func:`detectors.training.video_train.validate_video`). ``hold_decision=None``
+turns the hold off. Runs of corrupted frames
 lasting at least ``min_duration_s`` become
 ``block_corruption`` events whose region is the bounding box of the corrupted cells of the
 evidence frame (the frame of the run with the largest area), with every connected corrupted
@@ -64,6 +66,12 @@ from detectors.ml.features import (
 from detectors.video import RunTracker
 
 log = logging.getLogger(__name__)
+
+# The default hold (see the module docstring): the best validation recall among the holds that flag no more clean
+# validation frames than no hold does (``python -m detectors.training validate-video``; session 22, rule AG,
+# reports/training/s22_rules.md).
+HOLD_DECISION = 0.182426  # sigmoid(-1.5), to 6 places as validate-video reports it
+HOLD_FALL = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,8 +187,8 @@ class BlockCorruptionDetector:
         """
 
         min_decision: float = 0.5
-        hold_decision: float | None = None
-        hold_fall: float | None = None
+        hold_decision: float | None = HOLD_DECISION
+        hold_fall: float | None = HOLD_FALL
         cell_threshold: float = 0.5
         min_duration_s: float = 0.0
         threads: int = 2
