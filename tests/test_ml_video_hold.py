@@ -243,3 +243,14 @@ def test_validate_video_writes_the_table_and_says_whether_the_default_is_the_cho
     assert saved["chosen"]["floor_logit"] == -1.5 and saved["chosen"]["hold_fall"] == 1.0
     assert saved["default"] == {"hold_decision": 0.182426, "hold_fall": 1.0} and saved["default_is_chosen"] is True
     assert result["criterion"] == "no clean frame added" and len(saved["table"]) == 57
+
+
+def test_metrics_say_which_frames_only_the_hold_kept() -> None:
+    det = _detector([0.2, 0.6, 0.45, 0.3, 0.05])  # logits -1.39, 0.41, -0.20, -0.85 (falls under 1), -2.94
+    rows = []
+    for i in range(5):
+        det.feed(_frame(i))
+        m = det.metrics()
+        rows.append((m["corrupted"], m["held"]))
+    assert rows == [(0, 0), (1, 0), (1, 1), (1, 1), (0, 0)]
+    assert "held" in BlockCorruptionDetector.metric_names

@@ -167,7 +167,8 @@ class BlockCorruptionDetector:
     medium: ClassVar[Medium] = "video"
     # Needs onnxruntime (the ``ml`` extra): runs in ``avqa analyze`` when named (-d NAME), not by default.
     run_by_default: ClassVar[bool] = False
-    metric_names: ClassVar[tuple[str, ...]] = ("index", "pts_s", "decision_score", "area_ratio", "corrupted")
+    # held: 1 when the frame is corrupted only through the hold (its decision is under min_decision)
+    metric_names: ClassVar[tuple[str, ...]] = ("index", "pts_s", "decision_score", "area_ratio", "corrupted", "held")
 
     @dataclass(frozen=True)
     class Params:
@@ -279,6 +280,7 @@ class BlockCorruptionDetector:
             "decision_score": round(result.decision, 6),
             "area_ratio": round(result.area_ratio, 6),
             "corrupted": int(corrupted),
+            "held": int(corrupted and result.decision < self.params.min_decision),
         }
         was_open = self._runs.key is not None
         closed = self._runs.update(item, "corrupted" if corrupted else None, result.decision)
