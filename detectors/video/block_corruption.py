@@ -219,7 +219,7 @@ class BlockCorruptionDetector:
         self._prev: tuple[int, tuple[int, ...], np.ndarray] | None = None  # (index, I420 shape, model input) of the last frame
         self._channels: int | None = None
         self._held: tuple[int, tuple[int, ...]] | None = None  # (index, I420 shape) of the last frame judged corrupted
-        self._held_decision = 0.0  # its decision probability
+        self._last_decision = 0.0  # decision of the frame fed before: a hold's fall is measured from it
 
     def _session(self) -> ModelSession:
         if self._model is None:
@@ -269,10 +269,10 @@ class BlockCorruptionDetector:
         result = self.analyse(item)
         corrupted = result.decision >= self.params.min_decision or (
             _continues(self._held, item)
-            and holds(result.decision, self._held_decision, self.hold_decision, self.params.hold_fall)
+            and holds(result.decision, self._last_decision, self.hold_decision, self.params.hold_fall)
         )
         self._held = (item.index, item.i420.shape) if corrupted else None
-        self._held_decision = result.decision
+        self._last_decision = result.decision
         self.last_metric = result.decision
         self._last = {
             "index": item.index,
