@@ -254,3 +254,35 @@ def test_metrics_say_which_frames_only_the_hold_kept() -> None:
         rows.append((m["corrupted"], m["held"]))
     assert rows == [(0, 0), (1, 0), (1, 1), (1, 1), (0, 0)]
     assert "held" in BlockCorruptionDetector.metric_names
+
+
+def test_evaluate_video_reports_its_hold_and_where_its_false_positives_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("torch")
+    from detectors.training import video_train
+    from detectors.training.video_sim import LabelledFrame
+
+    img = np.zeros((24, 32), np.uint8)
+    damaged, clean = np.ones((1, 2), np.float32), np.zeros((1, 2), np.float32)
+    # source a: 2 damaged frames and 2 clean ones; source b: 4 clean frames, one flagged
+    frames = [LabelledFrame(img, damaged if i < 2 else clean, "a", "bitstream") for i in range(4)]
+    frames += [LabelledFrame(img, clean, "b", "clean") for _ in range(4)]
+    flagged = np.array([1, 1, 0, 0, 0, 1, 0, 0], bool)
+    run = {
+        "decision": flagged * 0.9,
+        "area_ratio": flagged * 1.0,
+        "corrupted": flagged,
+        "follows": np.array([0, 1, 1, 1, 0, 1, 1, 1], bool),
+    }
+    seen: list[dict[str, Any]] = []
+    sources = SimpleNamespace(
+        evaluation=[SimpleNamespace(name="a", grain=False, family="pan"), SimpleNamespace(name="b", grain=False, family="ui")]
+    )
+    monkeypatch.setattr(video_train, "video_sources", lambda: sources)
+    monkeypatch.setattr(video_train, "_cached_frames", lambda key, make: frames)
+    monkeypatch.setattr(video_train, "detector_pass", lambda fr, **hold: seen.append(hold) or run)
+    monkeypatch.setattr(video_train, "blockdetect_scores", lambda fr: np.zeros(len(fr)))
+    result = video_train.evaluate_video(hold_fall=2.0)
+    assert seen == [{"hold_fall": 2.0}]
+    assert result["detector_hold"] == {"hold_decision": 0.182426, "hold_fall": 2.0}  # the default floor, the fall asked for
+    assert result["detector_fpr_by_source"] == {"a": 0.0, "b": 0.25}
+    assert result["detector"]["f1"] == pytest.approx(2 / 2.5) and result["detector"]["fpr"] == pytest.approx(1 / 6, abs=1e-5)  # type: ignore[index]

@@ -1301,6 +1301,13 @@ def evaluate_video(quick: bool = False, **hold: float | None) -> dict[str, objec
                         "fpr_by_kind": {str(k): round(float(pred[neg & (kinds == k)].mean()), 5) for k in sorted(set(kinds[neg]))},
                         "fpr_by_family": {str(k): round(float(pred[neg & (fam == k)].mean()), 5) for k in sorted(set(fam[neg]))},
                         "recall_by_family": {str(k): round(float(pred[pos & (fam == k)].mean()), 4) for k in sorted(set(fam[pos]))}}  # fmt: skip
+    # where the detector's false positives are: a family's rate can hide one source (session 22: 30 of the 40 clean
+    # frames a looser hold added were of one UI source)
+    sources = np.array([f.source for f in frames])
+    flagged = run["corrupted"]
+    result["detector_fpr_by_source"] = {
+        str(k): round(float(flagged[neg & (sources == k)].mean()), 5) for k in sorted(set(sources[neg]))
+    }
     # what a triager sees: damage runs (consecutive positive frames of one stream) with at least one frame flagged
     runs = damage_runs(pos, run["follows"])
     result["damage_runs"] = {
