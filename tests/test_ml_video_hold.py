@@ -116,20 +116,21 @@ def test_damage_runs_split_at_clean_frames_and_new_streams() -> None:
     assert damage_runs(np.zeros(4, bool), np.ones(4, bool)) == []
 
 
-def _logits(z: list[float]) -> np.ndarray:
+def _probabilities(z: list[float]) -> np.ndarray:
+    """The decision probabilities of decision logits ``z``."""
     return 1.0 / (1.0 + np.exp(-np.array(z, np.float64)))
 
 
 def test_a_sharp_fall_of_the_decision_ends_the_hold() -> None:
     # logits: a run at +2, a slow decay under 0 (the damage persists), then a fall of 3 (the refresh that ended it),
     # then scores that would still pass the floor
-    d = _logits([-5.0, 2.0, 2.2, -0.5, -1.2, -1.8, -4.8, -1.0, -0.9])
+    d = _probabilities([-5.0, 2.0, 2.2, -0.5, -1.2, -1.8, -4.8, -1.0, -0.9])
     follows = np.ones(len(d), bool)
-    floor = float(_logits([-2.0])[0])
+    floor = float(_probabilities([-2.0])[0])
     got = corrupted_frames(d, follows, 0.5, floor, 1.5)
     # -0.5 (fall 2.7 from +2.2: too sharp) ends the run at once
     assert got.tolist() == [False, True, True, False, False, False, False, False, False]
-    gentle = _logits([-5.0, 2.0, 1.0, -0.2, -1.0, -1.8, -2.5, -1.0, 0.5])
+    gentle = _probabilities([-5.0, 2.0, 1.0, -0.2, -1.0, -1.8, -2.5, -1.0, 0.5])
     got = corrupted_frames(gentle, follows, 0.5, floor, 1.5)
     # falls of at most 1.2 keep it going down to the floor; -2.5 is under it; -1.0 cannot restart a run; 0.5 does
     assert got.tolist() == [False, True, True, True, True, True, False, False, True]
@@ -138,14 +139,20 @@ def test_a_sharp_fall_of_the_decision_ends_the_hold() -> None:
 
 
 def test_the_fall_is_measured_from_the_frame_before_not_the_run_peak() -> None:
-    d = _logits([3.0, 1.8, 0.6, -0.6, -1.8])  # falls of 1.2 each: 4.8 below the peak by the end
-    assert corrupted_frames(d, np.ones(5, bool), 0.5, float(_logits([-2.0])[0]), 1.5).all()
-    assert corrupted_frames(d, np.ones(5, bool), 0.5, float(_logits([-2.0])[0]), 1.0).tolist() == [True, True, True, False, False]
+    d = _probabilities([3.0, 1.8, 0.6, -0.6, -1.8])  # falls of 1.2 each: 4.8 below the peak by the end
+    assert corrupted_frames(d, np.ones(5, bool), 0.5, float(_probabilities([-2.0])[0]), 1.5).all()
+    assert corrupted_frames(d, np.ones(5, bool), 0.5, float(_probabilities([-2.0])[0]), 1.0).tolist() == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
 
 
 def test_detector_holds_with_a_fall_as_the_rule_does() -> None:
-    d = _logits([-5.0, 2.0, 2.2, -0.5, 3.0, 1.0, -0.4, -1.2, -4.0, -1.0]).tolist()
-    floor = float(_logits([-2.0])[0])
+    d = _probabilities([-5.0, 2.0, 2.2, -0.5, 3.0, 1.0, -0.4, -1.2, -4.0, -1.0]).tolist()
+    floor = float(_probabilities([-2.0])[0])
     det = _detector(d, hold_decision=floor, hold_fall=1.5)
     got = []
     for i in range(len(d)):
@@ -159,7 +166,7 @@ def test_decision_logit_is_clipped_where_float32_saturates() -> None:
     from detectors.video.block_corruption import decision_logit
 
     assert decision_logit(0.5) == pytest.approx(0.0)
-    assert decision_logit(float(_logits([-2.0])[0])) == pytest.approx(-2.0)
+    assert decision_logit(float(_probabilities([-2.0])[0])) == pytest.approx(-2.0)
     assert decision_logit(1.0) == pytest.approx(16.118, abs=1e-3)
     assert decision_logit(0.0) == pytest.approx(-16.118, abs=1e-3)
 
@@ -182,7 +189,7 @@ def test_choose_hold_takes_the_best_recall_that_adds_no_clean_frame() -> None:
 
     pos = np.zeros(len(HOLD_CASE_Z), bool)
     pos[:4] = True
-    table, choice = video_train.choose_hold(_logits(HOLD_CASE_Z), HOLD_CASE_FOLLOWS, pos, ~pos)
+    table, choice = video_train.choose_hold(_probabilities(HOLD_CASE_Z), HOLD_CASE_FOLLOWS, pos, ~pos)
     assert table[0]["floor_logit"] is None and table[0]["recall"] == 0.5  # no hold: the two frames at logit >= 0
     assert table[0]["fpr"] == pytest.approx(1 / 2005)  # B's false entry
     assert len(table) == 1 + len(video_train.HOLD_FLOORS) * len(video_train.HOLD_FALLS)
@@ -192,7 +199,7 @@ def test_choose_hold_takes_the_best_recall_that_adds_no_clean_frame() -> None:
     assert choice["fpr"] == table[0]["fpr"]
     # a run whose decision falls at once cannot be held without holding B: no hold is chosen
     z = [1.0, -3.0, -3.5, -9.0, -9.0] + HOLD_CASE_Z[5:]
-    _, choice = video_train.choose_hold(_logits(z), HOLD_CASE_FOLLOWS, pos, ~pos)
+    _, choice = video_train.choose_hold(_probabilities(z), HOLD_CASE_FOLLOWS, pos, ~pos)
     assert choice["floor_logit"] is None and choice["hold_fall"] is None
 
 
@@ -235,14 +242,14 @@ def test_validate_video_writes_the_table_and_says_whether_the_default_is_the_cho
     # the choose_hold case above as labelled frames: 4 damaged (all cells), 2005 clean
     img = np.zeros((24, 32), np.uint8)
     frames = [LabelledFrame(img, np.full((1, 2), float(i < 4), np.float32), "s", "bitstream") for i in range(len(HOLD_CASE_Z))]
-    run = {"decision": _logits(HOLD_CASE_Z), "follows": HOLD_CASE_FOLLOWS}
+    run = {"decision": _probabilities(HOLD_CASE_Z), "follows": HOLD_CASE_FOLLOWS}
     monkeypatch.setattr(video_train, "detector_pass", lambda fr, **params: run)
     monkeypatch.chdir(tmp_path)
     result = video_train.validate_video(frames)
     saved = json.loads((tmp_path / "reports/training/video_validation.json").read_text())
     assert saved["chosen"]["floor_logit"] == -1.5 and saved["chosen"]["hold_fall"] == 1.0
     assert saved["default"] == {"hold_decision": 0.182426, "hold_fall": 1.0} and saved["default_is_chosen"] is True
-    assert result["criterion"] == "no clean frame added" and len(saved["table"]) == 57
+    assert result["criterion"] == "no clean frame added" and len(saved["table"]) == 1 + 8 * 7  # no hold, then 8 floors x 7 falls
 
 
 def test_metrics_say_which_frames_only_the_hold_kept() -> None:
