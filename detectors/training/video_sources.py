@@ -227,13 +227,23 @@ def clip_renderer(dist: str, rel: str) -> Renderer:
     return render
 
 
+def seeded_colours(seed: int, count: int = 8) -> str:
+    """The colour options ``c0=0xRRGGBB:...`` of FFmpeg's ``gradients`` source, drawn from ``seed``. Left out, each
+    colour defaults to a random one that the source's own ``seed`` does not fix: a rebuild of the training frames then
+    differed in that source (session 23: 111 frames against the cache's 110, every pixel of it)."""
+    rng = np.random.default_rng(seed)
+    return ":".join(f"c{i}=0x{r:02x}{g:02x}{b:02x}" for i, (r, g, b) in enumerate(rng.integers(0, 256, (count, 3))))
+
+
 def lavfi_renderer(spec: str) -> Renderer:
-    """Return frames of an FFmpeg lavfi source (``spec`` without size/rate), e.g. ``testsrc2``."""
+    """Return frames of an FFmpeg lavfi source (``spec`` without size/rate), e.g. ``testsrc2``; ``{seed}`` in ``spec``
+    becomes the clip seed and ``{colours}`` the colour options :func:`seeded_colours` draws from it."""
 
     def render(n: int, width: int, height: int, seed: int) -> list[np.ndarray]:
         import av
 
-        src = spec.format(seed=seed) + (":" if "=" in spec else "=") + f"size={width}x{height}:rate=25"
+        filled = spec.format(seed=seed, colours=seeded_colours(seed))
+        src = filled + (":" if "=" in filled else "=") + f"size={width}x{height}:rate=25"
         out = []
         with av.open(src, format="lavfi") as c:
             for i, f in enumerate(c.decode(video=0)):
@@ -375,7 +385,7 @@ def video_sources() -> SourceSplit:
         "smptebars": "smptebars",
         "pal75bars": "pal75bars",
         "colorspectrum": "colorspectrum=type=all",
-        "gradients": "gradients=seed={seed}:speed=0.03:nb_colors=5",
+        "gradients": "gradients=seed={seed}:speed=0.03:nb_colors=5:{colours}",
         "sierpinski": "sierpinski=seed={seed}:type=triangle:jump=10",
         "sierpinski_carpet": "sierpinski=seed={seed}:type=carpet:jump=5",
         "mandelbrot": "mandelbrot",
