@@ -153,6 +153,10 @@ TARGET_FPR = 0.002  # clean-frame false-positive rate the decision threshold is 
 # far fewer held UI clean frames over the folds' thresholds, 1 against 17); the evaluation, once, decided. Rule AE (same
 # splits): a second evidence-only map (train-video --seed 20240626 --evidence-only) alone 0.458 (plain draws
 # 0.314-0.465, map X 0.497); no set with it or X beat the three or the four by 0.01.
+# Session 23 (reports/training/s23_rules.md, rule AH): the first two maps replaced by their seeds' retrains with today's
+# code and 2 threads (20240611 equal byte for byte to session 20's retrain; 20240612 session 22's), so that `all`
+# regenerates the model: validation recall 0.628 at 0.19 % FPR (shipped 0.754 at 0.08 %); evaluated once without a
+# hold (every hold added a clean validation frame), frame F1 0.697 against 0.788: not shipped.
 TRAIN_CLIPS = 3
 TRAIN_KEEP = 2
 TRAIN_CLEAN = 16
