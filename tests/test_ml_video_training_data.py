@@ -17,7 +17,7 @@ from detectors.training import video_train
 
 
 def _cache(folder: Path, key: str, value: list[str]) -> None:
-    (folder / f"{key}.pkl").write_bytes(pickle.dumps(value))
+    video_train.cache_path(folder, key).write_bytes(pickle.dumps(value))
 
 
 def test_each_training_data_size_reads_its_own_cache_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,6 +27,46 @@ def test_each_training_data_size_reads_its_own_cache_entry(tmp_path: Path, monke
     _cache(tmp_path, f"train_9x36every{video_train.TRAIN_KEEP}_clean48", ["nine clips, clean 48"])
     assert video_train.training_frames() == ["default"]
     assert video_train.training_frames(9, 48) == ["nine clips, clean 48"]
+
+
+def test_frames_cached_by_other_data_code_are_named_and_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AVQA_VIDEO_CACHE", str(tmp_path))
+    (tmp_path / "train_k.pkl").write_bytes(pickle.dumps(["before fingerprints"]))
+    (tmp_path / "train_k_0123456789ab.pkl").write_bytes(pickle.dumps(["other data code"]))
+    (tmp_path / "train_k_session19.pkl").write_bytes(pickle.dumps(["kept by hand"]))
+    (tmp_path / "train_kk.pkl").write_bytes(pickle.dumps(["another key"]))
+    built: list[int] = []
+
+    def make() -> list[str]:
+        built.append(1)
+        return ["this code"]
+
+    assert video_train._cached_frames("train_k", make) == ["this code"]
+    said = capsys.readouterr().err  # status lines go to stderr
+    assert "train_k.pkl, train_k_0123456789ab.pkl in" in said and "built by other data code, not used" in said
+    assert "session19" not in said and "train_kk" not in said
+    assert video_train._cached_frames("train_k", make) == ["this code"] and built == [1]  # the second time, read
+    assert pickle.loads(video_train.cache_path(tmp_path, "train_k").read_bytes()) == ["this code"]
+    assert pickle.loads((tmp_path / "train_k_0123456789ab.pkl").read_bytes()) == ["other data code"]  # left alone
+
+
+def test_the_cache_fingerprint_follows_the_code_that_builds_frames(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = video_train.data_fingerprint()
+    assert len(first) == 12 and int(first, 16) >= 0
+
+    def other_build_frames() -> None:  # stands for an edited build_frames
+        return None
+
+    monkeypatch.setattr(video_train, "build_frames", other_build_frames)
+    video_train.data_fingerprint.cache_clear()
+    try:
+        assert video_train.data_fingerprint() != first
+    finally:
+        monkeypatch.undo()
+        video_train.data_fingerprint.cache_clear()
+    assert video_train.data_fingerprint() == first
 
 
 def test_train_video_passes_the_data_size_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

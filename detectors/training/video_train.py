@@ -50,6 +50,9 @@ order agrees with the evaluation: recall at 0.2 % clean-frame FPR 0.026 wide aga
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import inspect
 import json
 import math
 import os
@@ -66,6 +69,8 @@ import torch
 from torch import nn
 
 from detectors.ml.features import MAP_STRIDE_PX, VIDEO_HEIGHT_PX, VIDEO_WIDTH_PX
+from detectors.training import video_sim
+from detectors.training import video_sources as video_sources_module
 from detectors.training.export import MODELS_DIR, export_onnx, max_abs_diff_vs_onnx
 from detectors.training.progress import progress, say
 from detectors.training.video_sim import (
@@ -789,17 +794,36 @@ def export(net: CorruptionNet | AveragedNet, out_dir: Path = MODELS_DIR) -> tupl
     return path, digest, max_abs_diff_vs_onnx(net, path, x)
 
 
+@functools.cache
+def data_fingerprint() -> str:
+    """The first 12 hex digits of the sha256 of the code that makes labelled frames: the modules video_sim and
+    video_sources and :func:`build_frames` with :func:`_clip_frames`. Any change to it, even a comment, gives frames
+    a new cache entry (session 23 found a cache entry holding frames the code no longer made)."""
+    parts = [inspect.getsource(m) for m in (video_sim, video_sources_module, build_frames, _clip_frames)]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
+
+
+def cache_path(folder: Path, key: str) -> Path:
+    """Where the frames named ``key`` built by this code are kept in the cache ``folder``."""
+    return folder / f"{key}_{data_fingerprint()}.pkl"
+
+
 def _cached_frames(key: str, make: Callable[[], list[LabelledFrame]]) -> list[LabelledFrame]:
-    """Return ``make()``, kept in ``$AVQA_VIDEO_CACHE/key.pkl`` when that variable names a folder (reruns of the
-    same data; delete the folder after changing the data code). Without it the data is always regenerated."""
+    """Return ``make()``, kept in ``$AVQA_VIDEO_CACHE`` (:func:`cache_path`) when that variable names a folder (reruns
+    of the same data). Entries of the same key built by other data code are left alone and named. Without the variable
+    the data is always regenerated."""
     folder = os.environ.get("AVQA_VIDEO_CACHE")
     if not folder:
         return make()
-    path = Path(folder) / f"{key}.pkl"
+    path = cache_path(Path(folder), key)
     if path.exists():
         say(f"video data from cache {path}")
         with path.open("rb") as fh:
             return pickle.load(fh)  # type: ignore[no-any-return]
+    entry = re.compile(rf"{re.escape(key)}(_[0-9a-f]{{12}})?")
+    stale = sorted(p.name for p in Path(folder).glob(f"{key}*.pkl") if entry.fullmatch(p.stem))
+    if stale:
+        say(f"video data: {', '.join(stale)} in {folder} built by other data code, not used; building {path.name}")
     out = make()
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as fh:
