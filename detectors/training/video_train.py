@@ -797,9 +797,13 @@ def export(net: CorruptionNet | AveragedNet, out_dir: Path = MODELS_DIR) -> tupl
 @functools.cache
 def data_fingerprint() -> str:
     """The first 12 hex digits of the sha256 of the code that makes labelled frames: the modules video_sim and
-    video_sources and :func:`build_frames` with :func:`_clip_frames`. Any change to it, even a comment, gives frames
-    a new cache entry (session 23 found a cache entry holding frames the code no longer made)."""
+    video_sources, :func:`build_frames` with :func:`_clip_frames`, and the versions of PyAV (FFmpeg, libx264) and
+    OpenCV that encode, decode and resize them. Any change to it, even a comment, gives frames a new cache entry
+    (session 23 found a cache entry holding frames the code no longer made)."""
+    import av
+
     parts = [inspect.getsource(m) for m in (video_sim, video_sources_module, build_frames, _clip_frames)]
+    parts += [f"av {av.__version__}", f"cv2 {cv2.__version__}"]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
 
 
