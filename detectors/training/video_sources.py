@@ -230,7 +230,7 @@ def clip_renderer(dist: str, rel: str) -> Renderer:
 def seeded_colours(seed: int, count: int = 8) -> str:
     """The colour options ``c0=0xRRGGBB:...`` of FFmpeg's ``gradients`` source, drawn from ``seed``. Left out, each
     colour defaults to a random one that the source's own ``seed`` does not fix: a rebuild of the training frames then
-    differed in that source (session 23: 111 frames against the cache's 110, every pixel of it)."""
+    differed in that source (session 23: 111 frames against the cache's 110, different from the first frame on)."""
     rng = np.random.default_rng(seed)
     return ":".join(f"c{i}=0x{r:02x}{g:02x}{b:02x}" for i, (r, g, b) in enumerate(rng.integers(0, 256, (count, 3))))
 
