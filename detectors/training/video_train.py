@@ -162,6 +162,11 @@ TARGET_FPR = 0.002  # clean-frame false-positive rate the decision threshold is 
 # code and 2 threads (20240611 equal byte for byte to session 20's retrain; 20240612 session 22's), so that `all`
 # regenerates the model: validation recall 0.628 at 0.19 % FPR (shipped 0.754 at 0.08 %); evaluated once without a
 # hold (every hold added a clean validation frame), frame F1 0.697 against 0.788: not shipped.
+# Session 24 (reports/training/s24_rules.md, rule AI): averaging one draw's weights (20240611's retrain, tracked with
+# two EMAs and a uniform average of its epochs 80-160, BatchNorm statistics recomputed) gives a better map alone
+# (held-source recall at 0.2 % FPR on split seeds 4500/4600: 0.479 against its plain twin's 0.420, above five of six
+# plain draws) and a worse member (in M1's place 0.660 against the twin's 0.673; as a fifth map 0.674 against the
+# shipped four's 0.706): the average gains from its members' differences, which that averaging takes away. Not used.
 TRAIN_CLIPS = 3
 TRAIN_KEEP = 2
 TRAIN_CLEAN = 16
