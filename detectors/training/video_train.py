@@ -164,13 +164,14 @@ TARGET_FPR = 0.002  # clean-frame false-positive rate the decision threshold is 
 # hold (every hold added a clean validation frame), frame F1 0.697 against 0.788: not shipped.
 # Session 24 (reports/training/s24_rules.md, rule AI): averaging one draw's weights (20240611's retrain, tracked with
 # two EMAs and a uniform average of its epochs 80-160, BatchNorm statistics recomputed) gives a better map alone
-# (held-source recall at 0.2 % FPR on split seeds 4500/4600: 0.479 against its plain twin's 0.420, above five of six
-# plain draws) and a worse member (in M1's place 0.660 against the twin's 0.673; as a fifth map 0.674 against the
-# shipped four's 0.706): the average gains from its members' differences, which that averaging takes away. Not used.
+# (held-source recall at 0.2 % FPR on split seeds 4500/4600: the uniform average 0.479, the EMAs 0.445 and 0.464,
+# against their plain twin's 0.420; five of six plain draws are below 0.479) and a worse member (the uniform average
+# in M1's place 0.660 against the twin's 0.673; the best as a fifth map 0.677 against the shipped four's 0.706): the
+# average gains from its members' differences, which that averaging takes away. Not used.
 # Rule AJ (same session): a map trained to differ, its cell loss weights times 1 + 3 |label - p| with p the shipped
 # average's map on its training frames (R11's twin: same seed, frames and crops), lifted the four as a fifth map on
 # split seeds 4700/4800 (0.727 against 0.716; the twin as a fifth 0.700); refitted, validation recall 0.785 at 0.19 %
-# FPR and no hold that adds no clean validation frame; evaluated once, frame F1 0.750 (P 0.960, R 0.615) against the
+# FPR, no hold (each added a clean validation frame); evaluated once, frame F1 0.750 (P 0.960, R 0.615) against the
 # four's 0.769 without hold, clean-frame FPR 0.67 %: not shipped. The average's errors on its own training frames are
 # not its errors on unseen sources.
 TRAIN_CLIPS = 3
