@@ -174,6 +174,9 @@ TARGET_FPR = 0.002  # clean-frame false-positive rate the decision threshold is 
 # FPR, no hold (each added a clean validation frame); evaluated once, frame F1 0.750 (P 0.960, R 0.615) against the
 # four's 0.769 without hold, clean-frame FPR 0.67 %: not shipped. The average's errors on its own training frames are
 # not its errors on unseen sources.
+# Rule AK (same session): a map trained on evidence only AND augmented crops (train-video --seed 20240627 --evidence-only
+# --augment, today's frames) scored 0.493 alone on split seeds 4900/5000 but lowered the four as a fifth map (0.745
+# against 0.766): not calibrated.
 TRAIN_CLIPS = 3
 TRAIN_KEEP = 2
 TRAIN_CLEAN = 16
