@@ -203,8 +203,9 @@ VALIDATION_CLEAN = 192
 # reports/training/s25_rules.md): the shipped model on a second draw of the same sources, same sizes (build seed
 # SEED + 1001 instead of SEED + 1; s25/fresh_eval.py), scored frame F1 0.841 (P 0.965, R 0.745) against 0.788 and
 # clean-frame FPR 0.83 % against 0.45 %, 56 of its 59 false positives in clips of two sources (ui6 30 of 461 frames,
-# pan_rocket 26 of 635): clean frames come in clips, so a few clips decide the rate. Differences of a few hundredths
-# between models on one draw are within that spread.
+# pan_rocket 26 of 635): clean frames come in clips, so a few clips decide the rate. That is how far one model's
+# figures move between draws; two models compared on one draw see the same clips, but an FPR difference of a few
+# tenths of a percent can still come from a handful of clips.
 EVALUATION_CLIPS = 12
 EVALUATION_CLEAN = 192
 
