@@ -263,33 +263,66 @@ def test_metrics_say_which_frames_only_the_hold_kept() -> None:
     assert "held" in BlockCorruptionDetector.metric_names
 
 
-def test_evaluate_video_reports_its_hold_and_where_its_false_positives_are(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_evaluate_video_pools_its_draws_and_reports_its_hold_and_where_its_false_positives_are(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     pytest.importorskip("torch")
     from detectors.training import video_train
     from detectors.training.video_sim import LabelledFrame
 
     img = np.zeros((24, 32), np.uint8)
     damaged, clean = np.ones((1, 2), np.float32), np.zeros((1, 2), np.float32)
-    # source a: 2 damaged frames and 2 clean ones; source b: 4 clean frames, one flagged
+    # each draw: source a 2 damaged frames and 2 clean ones; source b 4 clean frames
     frames = [LabelledFrame(img, damaged if i < 2 else clean, "a", "bitstream") for i in range(4)]
     frames += [LabelledFrame(img, clean, "b", "clean") for _ in range(4)]
-    flagged = np.array([1, 1, 0, 0, 0, 1, 0, 0], bool)
+    # first draw: both damaged frames and one clean frame of b flagged; second draw: one damaged frame flagged
+    flagged = np.array([1, 1, 0, 0, 0, 1, 0, 0] + [1, 0, 0, 0, 0, 0, 0, 0], bool)
     run = {
         "decision": flagged * 0.9,
         "area_ratio": flagged * 1.0,
         "corrupted": flagged,
-        "follows": np.array([0, 1, 1, 1, 0, 1, 1, 1], bool),
+        "follows": np.array([0, 1, 1, 1, 0, 1, 1, 1] * 2, bool),
     }
     seen: list[dict[str, Any]] = []
+    keys: list[str] = []
     sources = SimpleNamespace(
         evaluation=[SimpleNamespace(name="a", grain=False, family="pan"), SimpleNamespace(name="b", grain=False, family="ui")]
     )
     monkeypatch.setattr(video_train, "video_sources", lambda: sources)
-    monkeypatch.setattr(video_train, "_cached_frames", lambda key, make: frames)
+    monkeypatch.setattr(video_train, "_cached_frames", lambda key, make: keys.append(key) or frames)
     monkeypatch.setattr(video_train, "detector_pass", lambda fr, **hold: seen.append(hold) or run)
     monkeypatch.setattr(video_train, "blockdetect_scores", lambda fr: np.zeros(len(fr)))
     result = video_train.evaluate_video(hold_fall=2.0)
-    assert seen == [{"hold_fall": 2.0}]
+    # the first draw keeps the cache entry it had before draws were pooled; the second has its own
+    assert keys == ["evaluation_12x40_clean192", "evaluation_12x40_clean192_draw1001"]
+    assert seen == [{"hold_fall": 2.0}]  # one detector pass over both draws
     assert result["detector_hold"] == {"hold_decision": 0.182426, "hold_fall": 2.0}  # the default floor, the fall asked for
-    assert result["detector_fpr_by_source"] == {"a": 0.0, "b": 0.25}
-    assert result["detector"]["f1"] == pytest.approx(2 / 2.5) and result["detector"]["fpr"] == pytest.approx(1 / 6, abs=1e-5)  # type: ignore[index]
+    assert result["draws"] == [video_train.SEED + 1, video_train.SEED + 1001]
+    by_draw: Any = result["by_draw"]
+    first, second = by_draw[str(video_train.SEED + 1)], by_draw[str(video_train.SEED + 1001)]
+    assert (first["positives"], first["negatives"]) == (2, 6) and (second["positives"], second["negatives"]) == (2, 6)
+    assert first["detector"]["f1"] == pytest.approx(0.8) and first["detector"]["fpr"] == pytest.approx(1 / 6, abs=1e-5)
+    assert second["detector"]["f1"] == pytest.approx(2 / 3, abs=1e-4) and second["detector"]["fpr"] == 0.0
+    # pooled: 3 true, 1 false positive, 1 missed; 1 of 12 clean frames
+    assert result["detector"]["f1"] == pytest.approx(0.75) and result["detector"]["fpr"] == pytest.approx(1 / 12, abs=1e-5)  # type: ignore[index]
+    assert result["detector_fpr_by_source"] == {"a": 0.0, "b": 0.125}
+    assert result["damage_runs"] == {"runs": 2, "mean_frames": 2.0, "detected": 1.0}
+    assert set(result["detector_clip_bootstrap"]) == {"f1_95", "fpr_95"}  # type: ignore[arg-type]
+
+
+def test_clip_bootstrap_resamples_whole_clips_within_each_source() -> None:
+    pytest.importorskip("torch")
+    from detectors.training.video_train import clip_bootstrap
+
+    # source a: two clean clips of 10 frames, one false positive in the first; source b: one clip of 4 damaged
+    # frames, all flagged. Drawing a's clips again gives 0, 1 or 2 false positives in 20 frames; b is always the same.
+    pred = np.array([1] + [0] * 19 + [1] * 4, bool)
+    pos = np.array([0] * 20 + [1] * 4, bool)
+    follows = np.array([0] + [1] * 9 + [0] + [1] * 9 + [0, 1, 1, 1], bool)
+    sources = np.array(["a"] * 20 + ["b"] * 4)
+    out = clip_bootstrap(pred, pos, ~pos, follows, sources)
+    assert out["fpr_95"] == [0.0, 0.1]
+    assert out["f1_95"] == [pytest.approx(8 / 10), 1.0]  # 4 true positives and 2 false ones at worst
+    # one clip per source: every resample is the data itself
+    same = clip_bootstrap(pred, pos, ~pos, np.array([0] + [1] * 19 + [0, 1, 1, 1], bool), sources)
+    assert same["fpr_95"] == [0.05, 0.05] and same["f1_95"] == [pytest.approx(8 / 9, abs=1e-4)] * 2
