@@ -318,7 +318,7 @@ def test_clip_bootstrap_resamples_whole_clips_within_each_source() -> None:
     # frames, all flagged. Drawing a's clips again gives 0, 1 or 2 false positives in 20 frames; b is always the same.
     pred = np.array([1] + [0] * 19 + [1] * 4, bool)
     pos = np.array([0] * 20 + [1] * 4, bool)
-    follows = np.array([0] + [1] * 9 + [0] + [1] * 9 + [0, 1, 1, 1], bool)
+    follows = np.array([1] * 10 + [0] + [1] * 9 + [0, 1, 1, 1], bool)  # the first frame starts a stream all the same
     sources = np.array(["a"] * 20 + ["b"] * 4)
     out = clip_bootstrap(pred, pos, ~pos, follows, sources)
     assert out["fpr_95"] == [0.0, 0.1]

@@ -1363,7 +1363,9 @@ def clip_bootstrap(
     does not follow the one before) resampled with replacement within each source, :data:`BOOTSTRAP_RESAMPLES` times.
     Frames of a clip are not independent (a false entry is held, damage lasts until the intra refresh), so a few
     clips can move the rate (session 25); a frame bootstrap would give intervals far too narrow."""
-    stream = np.cumsum(~follows) - 1
+    starts = ~follows
+    starts[0] = True  # the first frame starts a stream whatever it follows
+    stream = np.cumsum(starts) - 1
     counts = np.zeros((int(stream[-1]) + 1, 4))  # per stream: true positives, false positives, missed, clean frames
     for col, mask in enumerate((pred & pos, pred & neg, ~pred & pos, neg)):
         np.add.at(counts[:, col], stream[mask], 1)
@@ -1437,7 +1439,7 @@ def evaluate_video(quick: bool = False, **hold: float | None) -> dict[str, objec
     result["detector_fpr_by_source"] = {
         str(k): round(float(flagged[neg & (sources == k)].mean()), 5) for k in sorted(set(sources[neg]))
     }
-    result["detector_clip_bootstrap"] = clip_bootstrap(flagged, pos & used, neg, run["follows"], sources)
+    result["detector_clip_bootstrap"] = clip_bootstrap(flagged, pos, neg, run["follows"], sources)
     # what a triager sees: damage runs (consecutive positive frames of one stream) with at least one frame flagged
     runs = damage_runs(pos, run["follows"])
     result["damage_runs"] = {
