@@ -311,8 +311,7 @@ def test_evaluate_video_pools_its_draws_and_reports_its_hold_and_where_its_false
 
 
 def test_clip_bootstrap_resamples_whole_clips_within_each_source() -> None:
-    pytest.importorskip("torch")
-    from detectors.training.video_train import clip_bootstrap
+    from detectors.training.video_clip_bootstrap import clip_bootstrap
 
     # source a: two clean clips of 10 frames, one false positive in the first; source b: one clip of 4 damaged
     # frames, all flagged. Drawing a's clips again gives 0, 1 or 2 false positives in 20 frames; b is always the same.

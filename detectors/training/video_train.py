@@ -73,6 +73,7 @@ from detectors.training import video_sim
 from detectors.training import video_sources as video_sources_module
 from detectors.training.export import MODELS_DIR, export_onnx, max_abs_diff_vs_onnx
 from detectors.training.progress import progress, say
+from detectors.training.video_clip_bootstrap import clip_bootstrap
 from detectors.training.video_sim import (
     CELL_DIFF_LEVELS,
     POSITIVE_RATIO,
@@ -1353,37 +1354,6 @@ def _scores(pred: np.ndarray, pos: np.ndarray, neg: np.ndarray, used: np.ndarray
     return {"f1": round(f1, 4), "precision": round(p, 4), "recall": round(r, 4), "fpr": round(float(pred[neg].mean()), 5)}
 
 
-BOOTSTRAP_RESAMPLES = 2000
-
-
-def clip_bootstrap(
-    pred: np.ndarray, pos: np.ndarray, neg: np.ndarray, follows: np.ndarray, sources: np.ndarray, seed: int = SEED
-) -> dict[str, list[float]]:
-    """95 % intervals of frame F1 and clean-frame FPR when the clips are drawn again: streams (a new one where a frame
-    does not follow the one before) resampled with replacement within each source, :data:`BOOTSTRAP_RESAMPLES` times.
-    Frames of a clip are not independent (a false entry is held, damage lasts until the intra refresh), so a few
-    clips can move the rate (session 25); a frame bootstrap would give intervals far too narrow."""
-    starts = ~follows
-    starts[0] = True  # the first frame starts a stream whatever it follows
-    stream = np.cumsum(starts) - 1
-    counts = np.zeros((int(stream[-1]) + 1, 4))  # per stream: true positives, false positives, missed, clean frames
-    for col, mask in enumerate((pred & pos, pred & neg, ~pred & pos, neg)):
-        np.add.at(counts[:, col], stream[mask], 1)
-    source_of = sources[np.searchsorted(stream, np.arange(len(counts)))]
-    rng = np.random.default_rng(seed)
-    total = np.zeros((BOOTSTRAP_RESAMPLES, 4))
-    for name in np.unique(source_of):
-        rows = np.flatnonzero(source_of == name)
-        total += counts[rows[rng.integers(0, len(rows), (BOOTSTRAP_RESAMPLES, len(rows)))]].sum(1)
-    tp, fp, fn, clean = total.T
-    f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
-    fpr = fp / np.maximum(clean, 1)
-    return {
-        "f1_95": [round(float(v), 4) for v in np.percentile(f1, [2.5, 97.5])],
-        "fpr_95": [round(float(v), 5) for v in np.percentile(fpr, [2.5, 97.5])],
-    }
-
-
 def evaluate_video(quick: bool = False, **hold: float | None) -> dict[str, object]:
     """Evaluate the shipped ONNX model on REAL bitstream corruption and clean hard negatives of held-out sources,
     every draw of :data:`EVALUATION_DRAWS` pooled (each draw's figures are kept too): the detector (its default hold,
@@ -1439,7 +1409,7 @@ def evaluate_video(quick: bool = False, **hold: float | None) -> dict[str, objec
     result["detector_fpr_by_source"] = {
         str(k): round(float(flagged[neg & (sources == k)].mean()), 5) for k in sorted(set(sources[neg]))
     }
-    result["detector_clip_bootstrap"] = clip_bootstrap(flagged, pos, neg, run["follows"], sources)
+    result["detector_clip_bootstrap"] = clip_bootstrap(flagged, pos, neg, run["follows"], sources, seed=SEED)
     # what a triager sees: damage runs (consecutive positive frames of one stream) with at least one frame flagged
     runs = damage_runs(pos, run["follows"])
     result["damage_runs"] = {
