@@ -306,6 +306,7 @@ def test_evaluate_video_pools_its_draws_and_reports_its_hold_and_where_its_false
     # pooled: 3 true, 1 false positive, 1 missed; 1 of 12 clean frames
     assert result["detector"]["f1"] == pytest.approx(0.75) and result["detector"]["fpr"] == pytest.approx(1 / 12, abs=1e-5)  # type: ignore[index]
     assert result["detector_fpr_by_source"] == {"a": 0.0, "b": 0.125}
+    assert result["detector_recall_by_source"] == {"a": 0.75}
     assert result["damage_runs"] == {"runs": 2, "mean_frames": 2.0, "detected": 1.0}
     assert set(result["detector_clip_bootstrap"]) == {"f1_95", "fpr_95"}  # type: ignore[arg-type]
 

@@ -1409,6 +1409,10 @@ def evaluate_video(quick: bool = False, **hold: float | None) -> dict[str, objec
     result["detector_fpr_by_source"] = {
         str(k): round(float(flagged[neg & (sources == k)].mean()), 5) for k in sorted(set(sources[neg]))
     }
+    # and what it misses: pans are 41 % of the positives and about half are found (session 26)
+    result["detector_recall_by_source"] = {
+        str(k): round(float(flagged[pos & (sources == k)].mean()), 4) for k in sorted(set(sources[pos]))
+    }
     result["detector_clip_bootstrap"] = clip_bootstrap(flagged, pos, neg, run["follows"], sources, seed=SEED)
     # what a triager sees: damage runs (consecutive positive frames of one stream) with at least one frame flagged
     runs = damage_runs(pos, run["follows"])
