@@ -198,6 +198,7 @@ def test_shipped_block_model_is_the_average_train_video_retrains() -> None:
     meta = ort.InferenceSession(str(shipped), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
     assert json.loads(meta["map_seeds"]) == list(MAP_SEEDS)
     plain = json.dumps([False] * len(MAP_SEEDS))  # models exported before session 20 (21) say nothing: no such map
-    assert json.loads(meta.get("map_evidence_only", plain)) == [evidence for _, evidence, _ in MAP_MEMBERS]
-    assert json.loads(meta.get("map_augmented", plain)) == [augmented for _, _, augmented in MAP_MEMBERS]
+    assert json.loads(meta.get("map_evidence_only", plain)) == [m[1] for m in MAP_MEMBERS]
+    assert json.loads(meta.get("map_augmented", plain)) == [m[2] for m in MAP_MEMBERS]
+    assert json.loads(meta.get("map_high_pass", plain)) == [m[3] for m in MAP_MEMBERS]
     assert json.loads(meta["mirror"]) is MIRROR and json.loads(meta["maps"]) == len(MAP_SEEDS)

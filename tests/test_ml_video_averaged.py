@@ -112,3 +112,57 @@ def test_maps_are_averaged_from_files_with_their_seeds(tmp_path: Path) -> None:
     torch.save(AveragedNet([a, b]).state_dict(), tmp_path / "avg.pt")
     with pytest.raises(ValueError, match=r"avg\.pt: only single maps can be averaged"):
         combined_net([paths[0], tmp_path / "avg.pt"])
+
+
+def test_a_high_pass_map_sees_only_what_its_blur_leaves() -> None:
+    """A high-pass map gives the same map for a frame and that frame plus a constant per plane (a reflected-edge
+    Gaussian blur keeps a constant), a plain map does not (so the test can fail); its front end adds no trained weight."""
+    (plain,) = _maps(1, seed=2)
+    high = CorruptionNet(high_pass=True).eval()
+    high.load_state_dict({**plain.state_dict(), "high_pass_sigma": high.high_pass_sigma})
+    assert set(high.state_dict()) - set(plain.state_dict()) == {"high_pass_sigma"}
+    assert sum(p.numel() for p in high.parameters()) == sum(p.numel() for p in plain.parameters())
+    x = _x() * 0.5
+    shift = torch.tensor([0.3, -0.2, 0.1]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        moved = (high.logits(x + shift) - high.logits(x)).abs().max()
+        assert moved < 1e-4 and moved * 100 < (plain.logits(x + shift) - plain.logits(x)).abs().max()
+        blur = x - high.high_passed(x)  # what the map does not see: smooth, each plane on its own
+        assert (blur[:, :, :, 1:] - blur[:, :, :, :-1]).abs().mean() < 0.2 * (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().mean()
+        one_plane = x.clone()
+        one_plane[:, 1:] = 0
+        assert torch.equal(high.high_passed(one_plane)[:, 1:], torch.zeros_like(one_plane[:, 1:]))
+
+
+def test_an_average_with_a_high_pass_member_saves_exports_and_rebuilds(tmp_path: Path) -> None:
+    """The member stays high-pass through its saved state, through combined_net (file name and weights must agree) and
+    through the exported ONNX (rebuilt for refitting), and onnxruntime gives torch's outputs."""
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    plain, high = _maps(2, seed=4)
+    hp = CorruptionNet(high_pass=True).eval()
+    hp.load_state_dict({**high.state_dict(), "high_pass_sigma": hp.high_pass_sigma})
+    paths = [tmp_path / member_path(20240611).name, tmp_path / member_path(20240629, high_pass=True).name]
+    for net, path in zip((plain, hp), paths, strict=True):
+        torch.save(net.state_dict(), path)
+    net = combined_net(paths)
+    assert isinstance(net, AveragedNet) and net.high_pass == (False, True) and net.seeds == (20240611, 20240629)
+    torch.save(net.state_dict(), tmp_path / "avg.pt")
+    assert load_net(tmp_path / "avg.pt", map_only=True).high_pass == (False, True)
+    path, _digest, diff = export(net, tmp_path)
+    assert diff < 1e-4
+    meta = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
+    assert meta["map_high_pass"] == "[false, true]"
+    got = load_net(path)
+    assert isinstance(got, AveragedNet) and got.high_pass == (False, True)
+    x = np.random.default_rng(9).uniform(-1, 1, (1, 3, 360, 640)).astype(np.float32)
+    cells, _ratio, decision = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x})
+    with torch.no_grad():
+        p, _r, d = got(torch.from_numpy(x))
+    assert np.abs(p.numpy() - cells).max() < 1e-4 and np.abs(d.numpy() - decision).max() < 1e-4
+    wrong = tmp_path / member_path(20240612, high_pass=True).name
+    torch.save(plain.state_dict(), wrong)
+    with pytest.raises(
+        ValueError, match=r"block_map_20240612_highpass\.pt: the name says a high-pass map, its weights are a plain"
+    ):
+        combined_net([paths[0], wrong])

@@ -82,10 +82,12 @@ def test_train_video_passes_the_data_size_on(tmp_path: Path, monkeypatch: pytest
     assert cli.main(["train-video", "--seed", "7", "--threads", "1"]) == 0
     assert cli.main(["train-video", "--seed", "7", "--evidence-only", "--threads", "1"]) == 0
     assert cli.main(["train-video", "--seed", "7", "--augment", "--threads", "1"]) == 0
+    assert cli.main(["train-video", "--seed", "7", "--high-pass", "--threads", "1"]) == 0
     assert seen[0] == {"quick": False, "only_seed": 7, "clips": 9, "clean": 48}
     assert seen[1] == {"quick": False, "only_seed": 7}  # the defaults: what the shipped maps were trained on
     assert seen[2] == {"quick": False, "only_seed": 7, "evidence": True}
     assert seen[3] == {"quick": False, "only_seed": 7, "augment": True}
+    assert seen[4] == {"quick": False, "only_seed": 7, "high_pass": True}
 
 
 def test_augment_is_refused_outside_training(capsys: pytest.CaptureFixture[str]) -> None:
@@ -101,6 +103,14 @@ def test_evidence_only_is_refused_without_one_map_to_train(argv: list[str], caps
         cli.main([*argv, "--threads", "1"])
     assert exc.value.code == 2
     assert "--evidence-only trains one map: use it with train-video --seed N" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["train-video", "--high-pass"], ["all", "--seed", "7", "--high-pass"]])
+def test_high_pass_is_refused_without_one_map_to_train(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main([*argv, "--threads", "1"])
+    assert exc.value.code == 2
+    assert "--high-pass trains one map: use it with train-video --seed N" in capsys.readouterr().err
 
 
 def test_each_map_is_trained_on_its_own_data_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,6 +179,35 @@ def test_an_augmented_map_is_trained_on_augmented_crops_and_saved_under_its_own_
     assert (tmp_path / path).exists() and not (tmp_path / video_train.member_path(video_train.SEED)).exists()
 
 
+def test_a_high_pass_map_is_trained_as_one_and_saved_so_that_it_loads_as_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """train-video --seed S --high-pass: the net trained is high-pass, saved as block_map_S_highpass.pt, and loading
+    that file gives a high-pass map again (its state says so)."""
+    monkeypatch.setenv("AVQA_VIDEO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cache").mkdir()
+    _cache(
+        tmp_path / "cache",
+        f"train_{video_train.TRAIN_CLIPS}x36every{video_train.TRAIN_KEEP}_clean{video_train.TRAIN_CLEAN}",
+        ["d"],
+    )
+    asked: list[bool] = []
+
+    def fake_train_model(frames: list[str], *args: Any, high_pass: bool = False, **kwargs: Any) -> video_train.CorruptionNet:
+        asked.append(high_pass)
+        return video_train.CorruptionNet(high_pass=high_pass)
+
+    monkeypatch.setattr(video_train, "train_model", fake_train_model)
+    monkeypatch.setattr(video_train, "validation_frames", lambda quick=False: [])
+    monkeypatch.setattr(video_train, "_say_sizes", lambda name, frames: None)
+    out = video_train.train_video(only_seed=video_train.SEED + 18, high_pass=True)
+    path = video_train.member_path(video_train.SEED + 18, high_pass=True)
+    assert asked == [True] and out == {"map": str(path)} and path.name == f"block_map_{video_train.SEED + 18}_highpass.pt"
+    loaded = video_train.combined_net([tmp_path / path])
+    assert isinstance(loaded, video_train.CorruptionNet) and loaded.high_pass
+
+
 def test_a_full_run_builds_each_data_size_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """train-video alone trains every shipped map on its own data, building each size once (minutes without a cache),
     and fits the decision on the default-size frames, as calibrate-video does."""
@@ -181,12 +220,16 @@ def test_a_full_run_builds_each_data_size_once(tmp_path: Path, monkeypatch: pyte
         built.append((clips, clean))
         return [f"{clips}x{clean}"]
 
-    def fake_train_model(frames: list[str], *args: Any, augment: bool = False, **kwargs: Any) -> video_train.CorruptionNet:
+    def fake_train_model(
+        frames: list[str], *args: Any, augment: bool = False, high_pass: bool = False, **kwargs: Any
+    ) -> video_train.CorruptionNet:
         trained_on.append((args[3], frames))
         augmented.append(augment)
-        return video_train.CorruptionNet()
+        high_passed.append(high_pass)
+        return video_train.CorruptionNet(high_pass=high_pass)
 
     augmented: list[bool] = []
+    high_passed: list[bool] = []
     monkeypatch.setattr(video_train, "training_frames", fake_training_frames)
     monkeypatch.setattr(video_train, "evidence_only", lambda frame: f"evidence of {frame}")
     monkeypatch.setattr(video_train, "train_model", fake_train_model)
@@ -202,12 +245,13 @@ def test_a_full_run_builds_each_data_size_once(tmp_path: Path, monkeypatch: pyte
     default = (video_train.TRAIN_CLIPS, video_train.TRAIN_CLEAN)
     sizes = [video_train.map_data(seed) for seed in video_train.MAP_SEEDS]
     assert [seed for seed, _ in trained_on] == list(video_train.MAP_SEEDS)
-    evidence = [on_evidence for _, on_evidence, _ in video_train.MAP_MEMBERS]
+    evidence = [m[1] for m in video_train.MAP_MEMBERS]
     want = [[f"evidence of {c}x{f}" if e else f"{c}x{f}"] for (c, f), e in zip(sizes, evidence, strict=True)]
     assert [frames for _, frames in trained_on] == want
-    assert augmented == [on_augmented for _, _, on_augmented in video_train.MAP_MEMBERS]  # each map's own recipe
-    for seed, on_evidence, on_augmented in video_train.MAP_MEMBERS:  # each member saved under its own name
-        assert (tmp_path / video_train.member_path(seed, on_evidence, on_augmented)).exists()
+    assert augmented == [m[2] for m in video_train.MAP_MEMBERS]  # each map's own recipe
+    assert high_passed == [m[3] for m in video_train.MAP_MEMBERS]
+    for member in video_train.MAP_MEMBERS:  # each member saved under its own name
+        assert (tmp_path / video_train.member_path(*member)).exists()
     assert sorted(built) == sorted(set(sizes) | {default})  # each size once
     assert decided_on == [[f"{default[0]}x{default[1]}"]]
 

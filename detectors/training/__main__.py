@@ -76,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         help="train-video: train the maps on crops with random gain, offset and luma noise (video_train._photometric)",
     )
     parser.add_argument(
+        "--high-pass",
+        action="store_true",
+        help="train-video --seed: train a map that sees each plane minus its Gaussian blur "
+        "(video_train.CorruptionNet high_pass; rule AP's map: --seed 20240629 --high-pass)",
+    )
+    parser.add_argument(
         "--weights",
         type=Path,
         action="append",
@@ -127,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.evidence_only and (args.command != "train-video" or args.seed is None):
         parser.error("--evidence-only trains one map: use it with train-video --seed N")
+    if args.high_pass and (args.command != "train-video" or args.seed is None):
+        parser.error("--high-pass trains one map: use it with train-video --seed N")
     if args.augment and args.command not in ("train-video", "all"):
         parser.error("--augment is a training option: use it with train-video or all")
     given_hold = args.no_hold or args.hold is not None or args.hold_fall is not None
@@ -172,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             only_seed=args.seed if args.command == "train-video" else None,
             **({"evidence": True} if args.evidence_only else {}),
             **({"augment": True} if args.augment else {}),
+            **({"high_pass": True} if args.high_pass else {}),
             **({"arch": args.arch} if args.arch else {}),
             **({"clips": args.clips} if args.clips is not None else {}),
             **({"clean": args.clean} if args.clean is not None else {}),

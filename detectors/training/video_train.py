@@ -94,14 +94,15 @@ W, H = VIDEO_WIDTH_PX, VIDEO_HEIGHT_PX
 # SEED + 5's (session 16) was trained on more data a source (MAP_DATA; train-video --seed 20240616).
 # SEED + 14's (session 21, rule AD) on augmented crops (train-video --seed 20240625 --augment).
 # The members as (seed, trained on evidence only: video_sim.evidence_only, train-video --seed S --evidence-only,
-# trained on augmented crops: _photometric, train-video --seed S --augment):
-MAP_MEMBERS: tuple[tuple[int, bool, bool], ...] = (
-    (SEED, False, False),
-    (SEED + 1, False, False),
-    (SEED + 5, False, False),
-    (SEED + 14, False, True),
+# trained on augmented crops: _photometric, train-video --seed S --augment, a high-pass map: CorruptionNet(high_pass=True),
+# train-video --seed S --high-pass):
+MAP_MEMBERS: tuple[tuple[int, bool, bool, bool], ...] = (
+    (SEED, False, False, False),
+    (SEED + 1, False, False, False),
+    (SEED + 5, False, False, False),
+    (SEED + 14, False, True, False),
 )
-MAP_SEEDS: tuple[int, ...] = tuple(seed for seed, _, _ in MAP_MEMBERS)
+MAP_SEEDS: tuple[int, ...] = tuple(seed for seed, _, _, _ in MAP_MEMBERS)
 # Each map also run on the mirrored frame (sessions 14-18). Session 19 (reports/training/s19_rules.md, rules Z and Z2):
 # on split seeds 3300/3400 the three maps without mirror reached held-source recall 0.734 against 0.729 with it; the
 # same maps without mirror, decision refitted (calibrate-video), scored on the evaluation sources F1 0.738 (P 0.974,
@@ -341,17 +342,37 @@ ARCHS: dict[str, tuple[tuple[int, int, int, int], int]] = {
     "wide": ((24, 48, 64, 96), 2),  # 2.4x the parameters, about half the frame rate (run 14, not shipped)
 }
 ARCH = "narrow"
+# A high-pass map (rule AP, reports/training/s26_rules.md; train-video --high-pass) sees each input plane minus its
+# Gaussian blur of this sigma (analysis-size pixels), the kernel cut at this radius; nothing of it is trained.
+HIGH_PASS_SIGMA_PX = 2.0
+HIGH_PASS_RADIUS_PX = 6
+
+
+def gaussian_kernel(sigma: float = HIGH_PASS_SIGMA_PX, radius: int = HIGH_PASS_RADIUS_PX) -> torch.Tensor:
+    """The normalised 1-D Gaussian (2 * radius + 1 taps) the high-pass front end blurs with, rows then columns."""
+    g = torch.tensor([math.exp(-(k * k) / (2 * sigma * sigma)) for k in range(-radius, radius + 1)])
+    return (g / g.sum()).float()
 
 
 class CorruptionNet(nn.Module):
     """ResNet-style FCN: 4 stride-2 stages (residual blocks at 1/8 and 1/16, the last ones dilated for context),
     a 1x1-conv head giving the corruption probability per 16x16 cell, the soft corrupted-area ratio and a
-    learned frame decision on map statistics (:func:`frame_stats`)."""
+    learned frame decision on map statistics (:func:`frame_stats`).
 
-    def __init__(self, in_channels: int = 3, arch: str = ARCH) -> None:
+    With ``high_pass`` the backbone sees each plane minus its Gaussian blur (:data:`HIGH_PASS_SIGMA_PX`): seams,
+    displaced edges and texture breaks stay, the colours and shading that identify a picture go. Such a net's state
+    dict carries ``high_pass_sigma`` (:func:`_load_map` reads the option from it); the kernel itself is not saved."""
+
+    def __init__(self, in_channels: int = 3, arch: str = ARCH, high_pass: bool = False) -> None:
         super().__init__()
         self.in_channels = in_channels  # 3: one frame; 6: with the difference from the previous frame
         self.arch = arch
+        self.high_pass = high_pass
+        if high_pass:
+            self.register_buffer("high_pass_sigma", torch.tensor(HIGH_PASS_SIGMA_PX))
+            g = gaussian_kernel()  # one per plane (groups), along rows then columns; full shapes for the ONNX export
+            self.register_buffer("blur_rows", g.view(1, 1, 1, -1).repeat(in_channels, 1, 1, 1), persistent=False)
+            self.register_buffer("blur_cols", g.view(1, 1, -1, 1).repeat(in_channels, 1, 1, 1), persistent=False)
         (a, b, c, d), eighth = ARCHS[arch]
         self.backbone = nn.Sequential(
             _down(in_channels, a), _down(a, b), _down(b, c), *[ResBlock(c) for _ in range(eighth)],
@@ -363,8 +384,15 @@ class CorruptionNet(nn.Module):
             self.decision.weight.copy_(torch.tensor([[0.0, 2.0, 30.0, 0.0, 0.0, 0.0, 0.0]]))
             self.decision.bias.fill_(-2.1)
 
+    def high_passed(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` minus its separable Gaussian blur, each plane on its own (edges reflected)."""
+        r = HIGH_PASS_RADIUS_PX
+        padded = nn.functional.pad(x, (r, r, r, r), mode="reflect")
+        rows = nn.functional.conv2d(padded, self.blur_rows, groups=self.in_channels)
+        return x - nn.functional.conv2d(rows, self.blur_cols, groups=self.in_channels)
+
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
+        return self.head(self.backbone(self.high_passed(x) if self.high_pass else x))
 
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
         """The cell probability map (n, 1, rows, cols) the statistics and the decision are computed on."""
@@ -417,6 +445,7 @@ class AveragedNet(nn.Module):
         self.register_buffer("member_augmented", torch.tensor(self.augmented, dtype=torch.bool))
         self.in_channels = members[0].in_channels
         self.arch = members[0].arch
+        self.high_pass = tuple(m.high_pass for m in members)  # which see the high-passed frame (their state says so)
         self.decision = nn.Linear(N_STATS, 1)
         with torch.no_grad():
             self.decision.weight.copy_(members[0].decision.weight)
@@ -622,10 +651,12 @@ def train_model(
     init: dict[str, torch.Tensor] | None = None,
     max_lr: float = 3e-3,
     augment: bool = False,
+    high_pass: bool = False,
 ) -> CorruptionNet:
     """Stage 1: the cell map on random crops (BCE, uncertain cells ignored), from scratch or, with ``init`` (a saved
     map's state), fine-tuned from it; the one-cycle schedule peaks at ``max_lr``; ``augment``: crops with
-    :func:`_photometric` gains, offsets and noise. Stage 1b (``frame_steps`` > 0): map
+    :func:`_photometric` gains, offsets and noise; ``high_pass``: a :class:`CorruptionNet` that sees the high-passed
+    frame. Stage 1b (``frame_steps`` > 0): map
     and decision end to end on full training frames. Stage 2: the frame decision head refitted on full frames of the
     training and validation sources, its threshold set on the clean validation frames (not with ``decide`` False:
     a member of an :class:`AveragedNet`, whose decision is fitted on the average)."""
@@ -633,8 +664,9 @@ def train_model(
     rng = np.random.default_rng(seed)
     # The weights depend on the thread count: 1 and 2 threads differ after two short epochs
     # (reports/training/s21/threads_check.py); the log records it so a retrain can use the same
-    say(f"map seed {seed}: torch {torch.__version__}, {torch.get_num_threads()} threads{', augmented crops' if augment else ''}")
-    net = CorruptionNet(TEMPORAL_CHANNELS if temporal else 3, arch)
+    recipe = (", augmented crops" if augment else "") + (", high-pass" if high_pass else "")
+    say(f"map seed {seed}: torch {torch.__version__}, {torch.get_num_threads()} threads{recipe}")
+    net = CorruptionNet(TEMPORAL_CHANNELS if temporal else 3, arch, high_pass)
     if init is not None:
         net.load_state_dict(init)
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
@@ -813,6 +845,8 @@ def export(net: CorruptionNet | AveragedNet, out_dir: Path = MODELS_DIR) -> tupl
         "target_fpr": TARGET_FPR,
         "seed": SEED,
     }
+    if isinstance(net, CorruptionNet):
+        metadata["high_pass"] = net.high_pass
     if isinstance(net, AveragedNet):
         metadata.update(
             {
@@ -821,6 +855,7 @@ def export(net: CorruptionNet | AveragedNet, out_dir: Path = MODELS_DIR) -> tupl
                 "map_seeds": list(net.seeds),
                 "map_evidence_only": list(net.evidence),
                 "map_augmented": list(net.augmented),
+                "map_high_pass": list(net.high_pass),
             }
         )  # seeds: [] if unknown
     ex = torch.zeros(1, net.in_channels, H, W)
@@ -876,12 +911,16 @@ def _cached_frames(key: str, make: Callable[[], list[LabelledFrame]]) -> list[La
 
 EVIDENCE_SUFFIX = "_evidence"
 AUGMENTED_SUFFIX = "_augmented"  # a map trained with train-video --augment (rule AD)
+HIGH_PASS_SUFFIX = "_highpass"  # a map trained with train-video --high-pass (rule AP)
 
 
-def member_path(seed: int, evidence: bool = False, augmented: bool = False) -> Path:
-    """Where the map trained with ``seed`` (on evidence only with ``evidence``, on augmented crops with ``augmented``)
-    is saved when the shipped model averages several (:data:`MAP_MEMBERS`)."""
-    suffix = (EVIDENCE_SUFFIX if evidence else "") + (AUGMENTED_SUFFIX if augmented else "")
+def member_path(seed: int, evidence: bool = False, augmented: bool = False, high_pass: bool = False) -> Path:
+    """Where the map trained with ``seed`` (on evidence only with ``evidence``, on augmented crops with ``augmented``,
+    on the high-passed frame with ``high_pass``) is saved when the shipped model averages several
+    (:data:`MAP_MEMBERS`)."""
+    suffix = (
+        (EVIDENCE_SUFFIX if evidence else "") + (AUGMENTED_SUFFIX if augmented else "") + (HIGH_PASS_SUFFIX if high_pass else "")
+    )
     return Path("reports/training") / f"block_map_{seed}{suffix}.pt"
 
 
@@ -914,20 +953,22 @@ def train_video(
     frame_steps: int = 0,
     temporal: bool = False,
     arch: str = ARCH,
-    members: tuple[tuple[int, bool, bool], ...] = MAP_MEMBERS,
+    members: tuple[tuple[int, bool, bool, bool], ...] = MAP_MEMBERS,
     mirror: bool = MIRROR,
     only_seed: int | None = None,
     clips: int | None = None,
     clean: int | None = None,
     evidence: bool = False,
     augment: bool = False,
+    high_pass: bool = False,
 ) -> dict[str, object]:
     """Regenerate data from the training sources, train, export ``block_corruption.onnx`` and evaluate.
 
-    With several ``members`` (seed, trained on evidence only; or ``mirror``) each map is trained on its own and saved
-    (:func:`member_path`), then the decision is fitted on their average (:class:`AveragedNet`) over the default-size
+    With several ``members`` (seed, on evidence only, on augmented crops, high-pass; or ``mirror``) each map is
+    trained on its own and saved (:func:`member_path`), then the decision is fitted on their average (:class:`AveragedNet`) over the default-size
     training frames and the validation frames, as :func:`calibrate_video` does. ``only_seed`` trains and saves that
-    one map (on evidence only, :func:`~detectors.training.video_sim.evidence_only`, with ``evidence``) and stops
+    one map (on evidence only, :func:`~detectors.training.video_sim.evidence_only`, with ``evidence``; high-pass with
+    ``high_pass``) and stops
     (``calibrate-video --weights A --weights B`` averages saved maps). Each map is trained on its own data size
     (:func:`map_data`, so ``train-video --seed S`` retrains a shipped map as it was trained); ``clips`` and ``clean``
     replace that size for every map trained; ``augment`` trains every map on :func:`_photometric` crops."""
@@ -944,8 +985,11 @@ def train_video(
         own_clips, own_clean = map_data(seed)
         return (own_clips if clips is None else clips, own_clean if clean is None else clean)
 
-    # (seed, on evidence only, on augmented crops); ``augment`` adds augmentation to every map trained here
-    todo = [(s, e, a or augment) for s, e, a in (members if only_seed is None else ((only_seed, evidence, augment),))]
+    # (seed, on evidence only, on augmented crops, high-pass); ``augment`` adds augmentation to every map trained here
+    todo = [
+        (s, e, a or augment, hp)
+        for s, e, a, hp in (members if only_seed is None else ((only_seed, evidence, augment, high_pass),))
+    ]
     default = (TRAIN_CLIPS, TRAIN_CLEAN)  # also the decision's training frames
     built: dict[tuple[int, int], list[LabelledFrame]] = {}
 
@@ -965,27 +1009,34 @@ def train_video(
     Path("reports/training").mkdir(parents=True, exist_ok=True)
     net: CorruptionNet | AveragedNet
     if len(todo) == 1 and not mirror and only_seed is None:
-        ((seed, on_evidence, on_augmented),) = todo
+        ((seed, on_evidence, on_augmented, on_high_pass),) = todo
         net = train_model(
-            member_frames(seed, on_evidence), epochs, crops, validation, seed, frame_steps, temporal, arch, augment=on_augmented
-        )
+            member_frames(seed, on_evidence), epochs, crops, validation, seed, frame_steps, temporal, arch,
+            augment=on_augmented, high_pass=on_high_pass,
+        )  # fmt: skip
     else:
         maps = []
-        for i, (seed, on_evidence, on_augmented) in enumerate(todo):
-            say(f"map {seed}{' (evidence only)' if on_evidence else ''}{' (augmented crops)' if on_augmented else ''}")
+        for i, (seed, on_evidence, on_augmented, on_high_pass) in enumerate(todo):
+            recipe = (
+                (" (evidence only)" if on_evidence else "") + (" (augmented crops)" if on_augmented else "")
+                + (" (high-pass)" if on_high_pass else "")
+            )  # fmt: skip
+            say(f"map {seed}{recipe}")
             frames = member_frames(seed, on_evidence)
-            maps.append(
-                train_model(frames, epochs, crops, None, seed, frame_steps, temporal, arch, decide=False, augment=on_augmented)
-            )
-            torch.save(maps[-1].state_dict(), member_path(seed, on_evidence, on_augmented))
-            say(f"saved {member_path(seed, on_evidence, on_augmented)}")
+            recipe_kw = {"decide": False, "augment": on_augmented, "high_pass": on_high_pass}
+            maps.append(train_model(frames, epochs, crops, None, seed, frame_steps, temporal, arch, **recipe_kw))
+            path = member_path(seed, on_evidence, on_augmented, on_high_pass)
+            torch.save(maps[-1].state_dict(), path)
+            say(f"saved {path}")
             del frames
-            later = {size_of(s) for s, _, _ in todo[i + 1 :]}
+            later = {size_of(s) for s, _, _, _ in todo[i + 1 :]}
             for size in [s for s in built if s != default and s not in later]:
                 del built[size]  # several GB that no later map needs
         if only_seed is not None:
-            return {"map": str(member_path(only_seed, evidence, augment))}
-        net = AveragedNet(maps, mirror, tuple(s for s, _, _ in todo), tuple(e for _, e, _ in todo), tuple(a for _, _, a in todo))
+            return {"map": str(member_path(only_seed, evidence, augment, high_pass))}
+        net = AveragedNet(
+            maps, mirror, tuple(m[0] for m in todo), tuple(m[1] for m in todo), tuple(m[2] for m in todo)
+        )  # high-pass: each map's own flag
         fit_decision(net, frames_of(default), validation)
     torch.save(net.state_dict(), "reports/training/block_corruption.pt")
     path, digest, diff = export(net)
@@ -1010,13 +1061,18 @@ def state_from_onnx(path: Path) -> dict[str, torch.Tensor]:
     init.update({n.output[0]: init[n.input[0]] for n in model.graph.node if n.op_type == "Identity" and n.input[0] in init})
     # each map's backbone convolutions come before its head's in the graph; a mirrored view repeats a member: first kept
     views: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+    high_passed: dict[str, bool] = {}
     convs: list[tuple[torch.Tensor, torch.Tensor]] = []
+    blurred = False  # the view's input went through the high-pass blur: convolutions of one plane each (group > 1)
     for node in model.graph.node:
         if node.op_type != "Conv":
             continue
-        if node.input[1].endswith("head.weight"):
+        if any(a.name == "group" and a.i > 1 for a in node.attribute):
+            blurred = True
+        elif node.input[1].endswith("head.weight"):
             views.setdefault(node.input[1].removesuffix("weight"), convs)
-            convs = []
+            high_passed.setdefault(node.input[1].removesuffix("weight"), blurred)
+            convs, blurred = [], False
         else:
             convs.append((init[node.input[1]], init[node.input[2]]))
     if not views or not all(views.values()) or "decision.weight" not in init:
@@ -1027,6 +1083,8 @@ def state_from_onnx(path: Path) -> dict[str, torch.Tensor]:
         member = _member_state(path, backbone)
         state.update({f"{prefix}{k}": v for k, v in member.items()})
         state.update({f"{prefix}head.{k}": init[f"{head}{k}"] for k in ("weight", "bias")})
+        if high_passed[head]:
+            state[f"{prefix}high_pass_sigma"] = torch.tensor(HIGH_PASS_SIGMA_PX)
     if len(views) > 1 or next(iter(views)) != "head.":
         meta = {e.key: e.value for e in model.metadata_props}
         state["mirrored"] = torch.tensor(float(json.loads(meta.get("mirror", "false"))))
@@ -1100,8 +1158,13 @@ def _load_map(weights: Path, state: dict[str, torch.Tensor]) -> CorruptionNet:
     if "backbone.0.0.weight" not in state:
         raise ValueError(f"{weights}: not the weights of any CorruptionNet arch ({', '.join(ARCHS)})")
     channels = int(state["backbone.0.0.weight"].shape[1])
+    high_pass = "high_pass_sigma" in state
+    if high_pass and float(state["high_pass_sigma"]) != HIGH_PASS_SIGMA_PX:
+        raise ValueError(
+            f"{weights}: a high-pass map of sigma {float(state['high_pass_sigma'])} px; this code has {HIGH_PASS_SIGMA_PX}"
+        )
     for arch in ARCHS:
-        net = CorruptionNet(channels, arch)
+        net = CorruptionNet(channels, arch, high_pass)
         wanted = {k: v for k, v in net.state_dict().items() if not k.startswith("decision.")}
         if all(state.get(k) is not None and state[k].shape == v.shape for k, v in wanted.items()):
             net.load_state_dict({k: state[k] for k in wanted}, strict=False)
@@ -1112,16 +1175,21 @@ def _load_map(weights: Path, state: dict[str, torch.Tensor]) -> CorruptionNet:
 def combined_net(weights: list[Path], mirror: bool = False) -> CorruptionNet | AveragedNet:
     """The net of one saved or exported model, or the :class:`AveragedNet` of several single maps (or of one with
     ``mirror``); decision heads left for :func:`fit_decision` to refit. The members' seeds are read from file names
-    ending in ``_<seed>``, ``_<seed>_evidence``, ``_<seed>_augmented`` or ``_<seed>_evidence_augmented`` (as
+    ending in ``_<seed>``, then optionally ``_evidence``, ``_augmented`` and ``_highpass`` in that order (as
     :func:`member_path` names them) and recorded in the export, with which were trained on evidence only and which on
-    augmented crops, when every one has one."""
+    augmented crops, when every one has one. Whether a map is high-pass its weights say (``high_pass_sigma``); a name
+    ending in ``_highpass`` on weights without it is an error (they would run as a plain map)."""
     nets = [load_net(w, map_only=True) for w in weights]
+    for w, n in zip(weights, nets, strict=True):
+        if w.stem.endswith(HIGH_PASS_SUFFIX) and isinstance(n, CorruptionNet) and not n.high_pass:
+            raise ValueError(f"{w}: the name says a high-pass map, its weights are a plain map's (no high_pass_sigma)")
     if len(nets) == 1 and not mirror:
         return nets[0]
     maps = [n for n in nets if isinstance(n, CorruptionNet)]
     if len(maps) != len(nets):
         raise ValueError(f"{', '.join(map(str, weights))}: only single maps can be averaged, not a model that already averages")
-    named = [m for w in weights if (m := re.search(rf"_(\d{{6,}})({EVIDENCE_SUFFIX})?({AUGMENTED_SUFFIX})?$", w.stem))]
+    suffixes = f"({EVIDENCE_SUFFIX})?({AUGMENTED_SUFFIX})?(?:{HIGH_PASS_SUFFIX})?"
+    named = [m for w in weights if (m := re.search(rf"_(\d{{6,}}){suffixes}$", w.stem))]
     if len(named) != len(maps):
         return AveragedNet(maps, mirror)
     seeds = tuple(int(m.group(1)) for m in named)
