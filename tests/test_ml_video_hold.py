@@ -82,9 +82,10 @@ def test_the_default_hold_and_no_hold() -> None:
     from detectors.video.block_corruption import HOLD_DECISION, HOLD_FALL, decision_logit
 
     det = _detector([])
-    assert (det.hold_decision, det.params.hold_fall) == (HOLD_DECISION, HOLD_FALL) == (0.182426, 1.0)
-    assert decision_logit(HOLD_DECISION) == pytest.approx(-1.5, abs=1e-5)  # the floor validate-video chose
-    assert _detector([], hold_decision=None).hold_decision == 0.5  # no hold: every frame needs min_decision
+    assert (det.params.hold_decision, det.params.hold_fall) == (HOLD_DECISION, HOLD_FALL) == (None, None)
+    assert det.hold_decision == 0.5  # validate-video chose no hold for the shipped model: every frame needs min_decision
+    assert _detector([], hold_decision=None).hold_decision == 0.5
+    assert decision_logit(0.182426) == pytest.approx(-1.5, abs=1e-5)  # the four-map model's floor
     assert _detector([], hold_decision=0.05).hold_decision == 0.05
     assert _detector([], hold_decision=0.3, min_decision=0.2).hold_decision == 0.2
 
@@ -94,10 +95,11 @@ def test_the_default_hold_and_no_hold() -> None:
         det.feed(_frame(1))
         return int(det.metrics()["corrupted"])
 
-    assert second([0.6, 0.4]) == 1  # logit 0.41 -> -0.41: a fall of 0.81, above the floor: held
-    assert second([0.6, 0.4], hold_decision=None) == 0
-    assert second([0.9, 0.4]) == 0  # logit 2.2 -> -0.4: a fall of 2.6 ends it
-    assert second([0.6, 0.15]) == 0  # logit -1.73: under the floor
+    four_map = {"hold_decision": 0.182426, "hold_fall": 1.0}
+    assert second([0.6, 0.4], **four_map) == 1  # logit 0.41 -> -0.41: a fall of 0.81, above the floor: held
+    assert second([0.6, 0.4]) == 0  # the default: no hold
+    assert second([0.9, 0.4], **four_map) == 0  # logit 2.2 -> -0.4: a fall of 2.6 ends it
+    assert second([0.6, 0.15], **four_map) == 0  # logit -1.73: under the floor
 
 
 @pytest.mark.parametrize("bad", [0.0, -0.1, 1.5])
@@ -248,12 +250,14 @@ def test_validate_video_writes_the_table_and_says_whether_the_default_is_the_cho
     result = video_train.validate_video(frames)
     saved = json.loads((tmp_path / "reports/training/video_validation.json").read_text())
     assert saved["chosen"]["floor_logit"] == -1.5 and saved["chosen"]["hold_fall"] == 1.0
-    assert saved["default"] == {"hold_decision": 0.182426, "hold_fall": 1.0} and saved["default_is_chosen"] is True
+    # the shipped default is no hold (validate-video chose none for the five-map model), not this case's choice
+    assert saved["default"] == {"hold_decision": None, "hold_fall": None} and saved["default_is_chosen"] is False
     assert result["criterion"] == "no clean frame added" and len(saved["table"]) == 1 + 8 * 7  # no hold, then 8 floors x 7 falls
 
 
 def test_metrics_say_which_frames_only_the_hold_kept() -> None:
-    det = _detector([0.2, 0.6, 0.45, 0.3, 0.05])  # logits -1.39, 0.41, -0.20, -0.85 (falls under 1), -2.94
+    # the four-map model's hold; logits -1.39, 0.41, -0.20, -0.85 (falls under 1), -2.94
+    det = _detector([0.2, 0.6, 0.45, 0.3, 0.05], hold_decision=0.182426, hold_fall=1.0)
     rows = []
     for i in range(5):
         det.feed(_frame(i))
@@ -296,7 +300,7 @@ def test_evaluate_video_pools_its_draws_and_reports_its_hold_and_where_its_false
     # the first draw keeps the cache entry it had before draws were pooled; the second has its own
     assert keys == ["evaluation_12x40_clean192", "evaluation_12x40_clean192_draw1001"]
     assert seen == [{"hold_fall": 2.0}]  # one detector pass over both draws
-    assert result["detector_hold"] == {"hold_decision": 0.182426, "hold_fall": 2.0}  # the default floor, the fall asked for
+    assert result["detector_hold"] == {"hold_decision": None, "hold_fall": 2.0}  # the default floor (none), the fall asked for
     assert result["draws"] == [video_train.SEED + 1, video_train.SEED + 1001]
     by_draw: Any = result["by_draw"]
     first, second = by_draw[str(video_train.SEED + 1)], by_draw[str(video_train.SEED + 1001)]

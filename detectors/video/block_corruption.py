@@ -11,8 +11,8 @@ capture gap, a seek) or whose size changed, and the first frame after :meth:`flu
 The shipped model takes three planes (one frame): the temporal variant scored lower on the
 validation sources. The model is built on a ResNet-style fully convolutional network whose 1x1-conv
 head gives the probability of corruption for every 16x16 analysis cell (a 23x40 map; a 1080p frame
-maps 48x48 pixels to a cell); the shipped model averages that map over four such networks
-(:class:`detectors.training.video_train.AveragedNet`), and gives
+maps 48x48 pixels to a cell); the shipped model averages that map over five such networks
+(:class:`detectors.training.video_train.AveragedNet`; the fifth sees each plane minus its Gaussian blur), and gives
 the averaged map, the corrupted-area ratio (share of cells above 0.5) and a
 learned frame decision on statistics of the map (mean, largest local mean, share of cells
 above 0.5 and 0.8, how unevenly its rows are flagged and whether the flagged share steps up from
@@ -25,15 +25,17 @@ undamaged decode, see :func:`detectors.training.video_sim.cell_scores`), and the
 corrupted frame, the decision still reaches ``hold_decision`` and its logit has not fallen by more than
 ``hold_fall`` below the previous frame's (:func:`corrupted_frames`): decoder damage persists until the
 next intra refresh while the picture it spoils changes, so once a run has started a weaker score keeps
-it going, and the refresh that ends the damage shows as a sharp fall of the decision. The default hold
-(a floor of decision logit -1.5, a stop at a fall of 1) flags no more clean frames of the validation
-sources than no hold; on the evaluation sources it raised the frame F1 from 0.769 to 0.788 (recall
-0.631 to 0.662) and the clean-frame false-positive rate from 0.29 % to 0.45 %. Looser holds found
+it going, and the refresh that ends the damage shows as a sharp fall of the decision. The hold is off
+by default since the five-map model (session 27): every hold flagged more clean frames of the validation
+sources than no hold (``validate-video``). For the four-map model before it, a floor of decision logit
+-1.5 with a stop at a fall of 1 flagged none more there, and on the first draw of the evaluation sources
+it raised the frame F1 from 0.769 to 0.788 (recall 0.631 to 0.662) and the clean-frame false-positive
+rate from 0.29 % to 0.45 %; it is ``hold_decision=0.182426, hold_fall=1.0``. Looser holds found
 more on the validation sources but flagged far more clean frames on the evaluation ones: a floor alone
 (session 4) 2.6 % against 0.85 %, on the frames just after a refresh; a floor of -2 with a stop at a
 fall of 1.5 (session 22) 0.84 %, 30 of its 40 added clean frames on one UI source whose decision
 hovers under the threshold (see :func:`detectors.training.video_train.validate_video`). ``hold_decision=None``
-turns the hold off. Runs of corrupted frames
+(the default) turns the hold off. Runs of corrupted frames
 lasting at least ``min_duration_s`` become
 ``block_corruption`` events whose region is the bounding box of the corrupted cells of the
 evidence frame (the frame of the run with the largest area), with every connected corrupted
@@ -68,10 +70,11 @@ from detectors.video import RunTracker
 log = logging.getLogger(__name__)
 
 # The default hold (see the module docstring): the best validation recall among the holds that flag no more clean
-# validation frames than no hold does (``python -m detectors.training validate-video``; session 22, rule AG,
-# reports/training/s22_rules.md).
-HOLD_DECISION = 0.182426  # sigmoid(-1.5), to 6 places as validate-video reports it
-HOLD_FALL = 1.0
+# validation frames than no hold does (``python -m detectors.training validate-video``). Session 22 (rule AG,
+# reports/training/s22_rules.md) chose 0.182426 (sigmoid(-1.5)) and 1.0 for the four-map model; for the five-map
+# model every hold adds clean validation frames (session 27, reports/training/s27_rules.md): none.
+HOLD_DECISION: float | None = None
+HOLD_FALL: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
