@@ -1303,7 +1303,8 @@ def detector_pass(frames: list[LabelledFrame], **params: Any) -> dict[str, np.nd
 # (reports/training/s22/eval_diag.py). Rule AG, the second hold tried on the evaluation sources, took the best
 # validation recall among the holds that add no clean validation frame: floor -1.5, fall 1.0 (recall 0.789, FPR
 # unchanged 0.08 %); evaluated once: frame F1 0.788 (P 0.975, R 0.662), clean-frame FPR 0.454 % (goal 0.5 %): the
-# detector's default since (block_corruption.HOLD_DECISION, HOLD_FALL).
+# detector's default until session 27, whose five-map model gets no hold (every hold adds clean validation frames;
+# block_corruption.HOLD_DECISION, HOLD_FALL).
 HOLD_FLOORS = (-0.5, -1.0, -1.5, -2.0, -2.5, -3.0, -4.0, -6.0)
 HOLD_FALLS: tuple[float | None, ...] = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, None)
 
