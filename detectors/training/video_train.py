@@ -198,8 +198,9 @@ TARGET_FPR = 0.002  # clean-frame false-positive rate the decision threshold is 
 # by; seed 20240629, plain recipe). Alone 0.398 on split seeds 6100/6200 (M1 0.532); as a fifth map 0.723 against the
 # four's 0.703. Refitted, validation recall 0.777 at 0.19 % FPR, every hold adds clean validation frames: no hold.
 # Evaluated once, two draws pooled: frame F1 0.830 (P 0.972, R 0.724), clean-frame FPR 0.604 % (87 of 14401) against
-# the four's 0.817 and 0.639 % (with their hold; without it 0.793, 0.437 %): shipped, as its rule asked. 29-33
-# frames/s at 1080p against the four's 39-46 on the same machine (benchmarks/README.md).
+# the four's 0.817 and 0.639 % (with their hold; without it 0.793, 0.437 %): shipped, as its rule asked. 42-48
+# frames/s at 1080p against the four's 60-61 in alternating runs (benchmarks/README.md). train-video --seed 20240629
+# --high-pass retrains it with every tensor equal.
 TRAIN_CLIPS = 3
 TRAIN_KEEP = 2
 TRAIN_CLEAN = 16
