@@ -152,9 +152,11 @@ def test_each_map_is_trained_on_its_own_data_size(tmp_path: Path, monkeypatch: p
     assert (tmp_path / video_train.member_path(video_train.SEED, evidence=True)).exists()
 
 
-def test_an_augmented_map_is_trained_on_augmented_crops_and_saved_under_its_own_name(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _train_one_map(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **options: Any
+) -> tuple[dict[str, object], list[dict[str, Any]]]:
+    """``train_video(**options)`` on one cached default-size frame with train_model faked (a real map takes half an
+    hour); return its result and the options each train_model call got."""
     monkeypatch.setenv("AVQA_VIDEO_CACHE", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "cache").mkdir()
@@ -163,17 +165,23 @@ def test_an_augmented_map_is_trained_on_augmented_crops_and_saved_under_its_own_
         f"train_{video_train.TRAIN_CLIPS}x36every{video_train.TRAIN_KEEP}_clean{video_train.TRAIN_CLEAN}",
         ["d"],
     )
-    augmented: list[bool] = []
+    asked: list[dict[str, Any]] = []
 
-    def fake_train_model(frames: list[str], *args: Any, augment: bool = False, **kwargs: Any) -> video_train.CorruptionNet:
-        augmented.append(augment)
-        return video_train.CorruptionNet()
+    def fake_train_model(frames: list[str], *args: Any, **kwargs: Any) -> video_train.CorruptionNet:
+        asked.append(kwargs)
+        return video_train.CorruptionNet(high_pass=kwargs.get("high_pass", False))
 
     monkeypatch.setattr(video_train, "train_model", fake_train_model)
     monkeypatch.setattr(video_train, "validation_frames", lambda quick=False: [])
     monkeypatch.setattr(video_train, "_say_sizes", lambda name, frames: None)
-    out = video_train.train_video(only_seed=video_train.SEED, augment=True)
-    assert augmented == [True]
+    return video_train.train_video(**options), asked
+
+
+def test_an_augmented_map_is_trained_on_augmented_crops_and_saved_under_its_own_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, asked = _train_one_map(tmp_path, monkeypatch, only_seed=video_train.SEED, augment=True)
+    assert [a.get("augment", False) for a in asked] == [True]
     path = video_train.member_path(video_train.SEED, augmented=True)
     assert out == {"map": str(path)} and path.name == f"block_map_{video_train.SEED}_augmented.pt"
     assert (tmp_path / path).exists() and not (tmp_path / video_train.member_path(video_train.SEED)).exists()
@@ -184,26 +192,10 @@ def test_a_high_pass_map_is_trained_as_one_and_saved_so_that_it_loads_as_one(
 ) -> None:
     """train-video --seed S --high-pass: the net trained is high-pass, saved as block_map_S_highpass.pt, and loading
     that file gives a high-pass map again (its state says so)."""
-    monkeypatch.setenv("AVQA_VIDEO_CACHE", str(tmp_path / "cache"))
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "cache").mkdir()
-    _cache(
-        tmp_path / "cache",
-        f"train_{video_train.TRAIN_CLIPS}x36every{video_train.TRAIN_KEEP}_clean{video_train.TRAIN_CLEAN}",
-        ["d"],
-    )
-    asked: list[bool] = []
-
-    def fake_train_model(frames: list[str], *args: Any, high_pass: bool = False, **kwargs: Any) -> video_train.CorruptionNet:
-        asked.append(high_pass)
-        return video_train.CorruptionNet(high_pass=high_pass)
-
-    monkeypatch.setattr(video_train, "train_model", fake_train_model)
-    monkeypatch.setattr(video_train, "validation_frames", lambda quick=False: [])
-    monkeypatch.setattr(video_train, "_say_sizes", lambda name, frames: None)
-    out = video_train.train_video(only_seed=video_train.SEED + 18, high_pass=True)
+    out, asked = _train_one_map(tmp_path, monkeypatch, only_seed=video_train.SEED + 18, high_pass=True)
     path = video_train.member_path(video_train.SEED + 18, high_pass=True)
-    assert asked == [True] and out == {"map": str(path)} and path.name == f"block_map_{video_train.SEED + 18}_highpass.pt"
+    assert [a.get("high_pass", False) for a in asked] == [True]
+    assert out == {"map": str(path)} and path.name == f"block_map_{video_train.SEED + 18}_highpass.pt"
     loaded = video_train.combined_net([tmp_path / path])
     assert isinstance(loaded, video_train.CorruptionNet) and loaded.high_pass
 
