@@ -355,6 +355,9 @@ ARCHS: dict[str, tuple[tuple[int, int, int, int], int]] = {
 ARCH = "narrow"
 # A high-pass map (rule AP, reports/training/s26_rules.md; train-video --high-pass) sees each input plane minus its
 # Gaussian blur of this sigma (analysis-size pixels), the kernel cut at this radius; nothing of it is trained.
+# Session 28 (rule AQ, reports/training/s28_rules.md): a map at sigma 1 px (seed 20240630, plain recipe otherwise)
+# lowered held-source recall at 0.2 % FPR (split seeds 6300/6400, 12 folds) from the shipped five's 0.726 to 0.696
+# as a sixth member and to 0.685 in M2's place; alone 0.31-0.38: the finer blur takes away what the maps need.
 HIGH_PASS_SIGMA_PX = 2.0
 HIGH_PASS_RADIUS_PX = 6
 
