@@ -358,6 +358,9 @@ ARCH = "narrow"
 # Session 28 (rule AQ, reports/training/s28_rules.md): a map at sigma 1 px (seed 20240630, plain recipe otherwise)
 # lowered held-source recall at 0.2 % FPR (split seeds 6300/6400, 12 folds) from the shipped five's 0.726 to 0.696
 # as a sixth member and to 0.685 in M2's place; alone 0.31-0.38: the finer blur takes away what the maps need.
+# Rule AR (same session): a 2-px high-pass map on augmented crops (train-video --seed 20240631 --augment --high-pass),
+# on split seeds 6500/6600: 0.669 as a sixth member, 0.684 in M2's place, against the five's 0.676 (its rule asked
+# + 0.01 and above on both seeds): not calibrated.
 HIGH_PASS_SIGMA_PX = 2.0
 HIGH_PASS_RADIUS_PX = 6
 
