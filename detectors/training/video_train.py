@@ -360,7 +360,8 @@ ARCH = "narrow"
 # as a sixth member and to 0.685 in M2's place; alone 0.31-0.38: the finer blur takes away what the maps need.
 # Rule AR (same session): a 2-px high-pass map on augmented crops (train-video --seed 20240631 --augment --high-pass),
 # on split seeds 6500/6600: 0.669 as a sixth member, 0.684 in M2's place, against the five's 0.676 (its rule asked
-# + 0.01 and above on both seeds): not calibrated.
+# + 0.01 and above on both seeds): not calibrated. Rule AS: a second draw of H's recipe (--seed 20240632 --high-pass),
+# on 6700/6800: 0.692 as a sixth member, 0.695 in M2's place, against the five's 0.693: not calibrated.
 HIGH_PASS_SIGMA_PX = 2.0
 HIGH_PASS_RADIUS_PX = 6
 
