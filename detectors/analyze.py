@@ -101,6 +101,8 @@ def analyze_path(
             if metrics is not None:
                 metrics.record(str(path), item, pipeline.detectors)
     pipeline.flush()
+    if metrics is not None:
+        metrics.record_flushed(str(path), pipeline.detectors)
     record = reader.info.to_dict()
     record["events"] = [e.to_dict() for e in pipeline.sorted_events()]
     return record

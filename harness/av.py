@@ -11,6 +11,7 @@ import cv2
 
 from detectors.base import Pipeline, create
 from detectors.media import AudioChunk, Event, Frame, Region
+from detectors.metrics import finished_records, flushed_records
 from harness import waits
 from harness.capture.capture import Capture
 from harness.control.keys import Key
@@ -233,6 +234,8 @@ class AVView:
             self._collect(pipeline.flush(), last, evidence)
         else:
             pipeline.flush()
+        for detector in pipeline.detectors:  # frames a detector decides late: the last ones are decided at flush
+            metrics[detector.name].extend(flushed_records(detector))
         events = tuple(e for e in pipeline.sorted_events() if e.start_s < end)
         self.session.timeline.extend(list(events))
         for detector in pipeline.detectors:
@@ -263,8 +266,8 @@ class AVView:
     @staticmethod
     def _record_metrics(pipeline: Pipeline, medium: str, metrics: dict[str, list[dict[str, Any]]]) -> None:
         for detector in pipeline.detectors:
-            if detector.medium == medium and hasattr(detector, "metrics"):
-                metrics[detector.name].append(detector.metrics())
+            if detector.medium == medium:
+                metrics[detector.name].extend(finished_records(detector))
 
     def _feed_audio(
         self, pipeline: Pipeline, cursor: Any, metrics: dict[str, list[dict[str, Any]]], *, until_s: float, end_s: float,

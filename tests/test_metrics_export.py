@@ -49,6 +49,43 @@ def test_recorder_rows_and_columns() -> None:
     assert all(r["index"] == "" and r["peak_db"] != "" for r in silence)
 
 
+def test_a_detector_that_decides_late_gets_one_row_per_frame_with_its_own_frame() -> None:
+    from tests.test_ml_video_hold import _detector
+
+    late = _detector([0.9, 0.1, 0.9, 0.9, 0.2], median_frames=3)
+    detectors = [create("black"), late]
+    out = io.StringIO(newline="")
+    recorder = MetricsRecorder(out, detectors)
+    pipeline = Pipeline(detectors)
+    items = frames(ClipSpec(frames=5))
+    for item in items:
+        pipeline.feed(item)
+        recorder.record("mem", item, pipeline.detectors)
+    pipeline.flush()
+    recorder.record_flushed("mem", pipeline.detectors)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert recorder.rows == len(rows) == 10
+    bc = [r for r in rows if r["detector"] == "block_corruption"]
+    assert [int(r["index"]) for r in bc] == [f.index for f in items]  # frame 4's row comes at flush
+    assert [float(r["pts_s"]) for r in bc] == pytest.approx([f.pts_s for f in items])
+    assert [r["corrupted"] for r in bc] == ["1", "1", "1", "1", "0"]  # 0.1 lies between two 0.9s; 0.2 ends the stream
+    assert [r["decision_score"] for r in bc][:2] == ["0.9", "0.1"] and bc[1]["median_decision"] == "0.9"
+    assert [int(r["index"]) for r in rows if r["detector"] == "black"] == [f.index for f in items]
+
+
+def test_a_watch_window_collects_a_late_detectors_records_by_frame() -> None:
+    from harness.av import AVView
+    from tests.test_ml_video_hold import _detector
+
+    pipeline = Pipeline([_detector([0.9, 0.1, 0.9], median_frames=3)])
+    series: dict[str, list[dict[str, object]]] = {"block_corruption": []}
+    for item in frames(ClipSpec(frames=3)):
+        pipeline.feed(item)
+        AVView._record_metrics(pipeline, "video", series)
+    assert [r["index"] for r in series["block_corruption"]] == [0, 1]  # frame 2 waits for the flush
+    assert series["block_corruption"][1]["median_decision"] == pytest.approx(0.9)
+
+
 def test_analyze_metrics_file_keeps_the_json(tmp_path: Path) -> None:
     clip = write_clip(tmp_path / "a.mp4", ClipSpec(frames=30, black=[(10, 14)], audio_codec="aac"))
     other = write_clip(tmp_path / "b.mkv", ClipSpec(frames=10, video_codec="ffv1"))

@@ -190,11 +190,14 @@ def test_block_corruption_events_on_a_generated_clip() -> None:
         bad.append(g)
     det = BlockCorruptionDetector(BlockCorruptionDetector.Params(threads=1))
     events: list[Event] = []
+    records = []
     for i, g in enumerate(bad):
         events += det.feed(Frame(i, i / 25, i420(g)))
-        if i == 9:
-            assert det.metrics()["corrupted"] == 1 and det.metrics()["area_ratio"] > 0.07
+        records += det.metric_records()
     events += det.flush()
+    records += det.metric_records()
+    assert [r["index"] for r in records] == list(range(20))  # every frame decided once, the last at flush
+    assert records[9]["corrupted"] == 1 and records[9]["area_ratio"] > 0.07
     assert len(events) == 1
     (e,) = events
     assert (

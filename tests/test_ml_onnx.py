@@ -192,7 +192,7 @@ def test_shipped_block_model_is_the_average_train_video_retrains() -> None:
     rule AB found the first map does not)."""
     pytest.importorskip("torch")
     ort = pytest.importorskip("onnxruntime")
-    from detectors.training.video_train import MAP_MEMBERS, MAP_SEEDS, MIRROR
+    from detectors.training.video_train import MAP_MEMBERS, MAP_SEEDS, MEDIAN_FRAMES, MIRROR
 
     shipped = Path(__file__).resolve().parents[1] / "detectors/ml/models/block_corruption.onnx"
     meta = ort.InferenceSession(str(shipped), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
@@ -202,3 +202,5 @@ def test_shipped_block_model_is_the_average_train_video_retrains() -> None:
     assert json.loads(meta.get("map_augmented", plain)) == [m[2] for m in MAP_MEMBERS]
     assert json.loads(meta.get("map_high_pass", plain)) == [m[3] for m in MAP_MEMBERS]
     assert json.loads(meta["mirror"]) is MIRROR and json.loads(meta["maps"]) == len(MAP_SEEDS)
+    # the median the detector judges frames on is the one the threshold was set for (none said: each frame's own)
+    assert json.loads(meta.get("median_frames", "1")) == MEDIAN_FRAMES

@@ -1,5 +1,6 @@
-"""block_corruption holds a run of corrupted frames on a weaker score (hold_decision) until the score falls sharply
-(hold_fall): the rule, the detector, its default and the choice of both on validation frames."""
+"""block_corruption judges each frame on the median of its decision and its neighbours' (median_frames, one frame
+late) and holds a run of corrupted frames on a weaker score (hold_decision) until the score falls sharply
+(hold_fall): the rule, the detector, its defaults and the choice of both on validation frames."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from detectors.video.block_corruption import BlockCorruptionDetector, corrupted_
 class ScriptedModel:
     """Stands in for the ONNX session of a one-frame model: answers the next scripted decision probability."""
 
-    def __init__(self, decisions: list[float]) -> None:
+    def __init__(self, decisions: list[float], metadata: dict[str, str] | None = None) -> None:
         self.decisions = list(decisions)
+        self.metadata = metadata or {}
         self.session = SimpleNamespace(get_inputs=lambda: [SimpleNamespace(shape=["n", 3, "h", "w"])])
 
     def run(self, x: np.ndarray) -> list[Any]:
@@ -27,9 +29,9 @@ class ScriptedModel:
         return [cells, np.zeros(1, np.float32), np.array([d], np.float32)]
 
 
-def _detector(decisions: list[float], **params: Any) -> BlockCorruptionDetector:
+def _detector(decisions: list[float], metadata: dict[str, str] | None = None, **params: Any) -> BlockCorruptionDetector:
     det = BlockCorruptionDetector(BlockCorruptionDetector.Params(threads=1, **params))
-    det._model = ScriptedModel(decisions)  # type: ignore[assignment]
+    det._model = ScriptedModel(decisions, metadata)  # type: ignore[assignment]
     return det
 
 
@@ -244,7 +246,7 @@ def test_validate_video_writes_the_table_and_says_whether_the_default_is_the_cho
     # the choose_hold case above as labelled frames: 4 damaged (all cells), 2005 clean
     img = np.zeros((24, 32), np.uint8)
     frames = [LabelledFrame(img, np.full((1, 2), float(i < 4), np.float32), "s", "bitstream") for i in range(len(HOLD_CASE_Z))]
-    run = {"decision": _probabilities(HOLD_CASE_Z), "follows": HOLD_CASE_FOLLOWS}
+    run = {"decision": _probabilities(HOLD_CASE_Z), "follows": HOLD_CASE_FOLLOWS, "median_frames": np.array(1)}
     monkeypatch.setattr(video_train, "detector_pass", lambda fr, **params: run)
     monkeypatch.chdir(tmp_path)
     result = video_train.validate_video(frames)
@@ -286,6 +288,7 @@ def test_evaluate_video_pools_its_draws_and_reports_its_hold_and_where_its_false
         "area_ratio": flagged * 1.0,
         "corrupted": flagged,
         "follows": np.array([0, 1, 1, 1, 0, 1, 1, 1] * 2, bool),
+        "median_frames": np.array(3),
     }
     seen: list[dict[str, Any]] = []
     keys: list[str] = []
@@ -301,6 +304,7 @@ def test_evaluate_video_pools_its_draws_and_reports_its_hold_and_where_its_false
     assert keys == ["evaluation_12x40_clean192", "evaluation_12x40_clean192_draw1001"]
     assert seen == [{"hold_fall": 2.0}]  # one detector pass over both draws
     assert result["detector_hold"] == {"hold_decision": None, "hold_fall": 2.0}  # the default floor (none), the fall asked for
+    assert result["detector_median_frames"] == 3  # the median the detector judged on (the model's)
     assert result["draws"] == [video_train.SEED + 1, video_train.SEED + 1001]
     by_draw: Any = result["by_draw"]
     first, second = by_draw[str(video_train.SEED + 1)], by_draw[str(video_train.SEED + 1001)]
@@ -330,3 +334,160 @@ def test_clip_bootstrap_resamples_whole_clips_within_each_source() -> None:
     # one clip per source: every resample is the data itself
     same = clip_bootstrap(pred, pos, ~pos, np.array([0] + [1] * 19 + [0, 1, 1, 1], bool), sources)
     assert same["fpr_95"] == [0.05, 0.05] and same["f1_95"] == [pytest.approx(8 / 9, abs=1e-4)] * 2
+
+
+def test_a_median_of_three_drops_single_frames_and_keeps_runs_of_two_whole() -> None:
+    from detectors.video.block_corruption import median_decisions
+
+    d = np.array([0.2, 0.7, 0.3, 0.8, 0.9, 0.1])
+    follows = np.array([False, True, True, True, True, True])
+    # (0.2, 0.2, 0.7) (0.2, 0.7, 0.3) (0.7, 0.3, 0.8) (0.3, 0.8, 0.9) (0.8, 0.9, 0.1) (0.9, 0.1, 0.1)
+    assert median_decisions(d, follows, 3).tolist() == [0.2, 0.3, 0.7, 0.8, 0.8, 0.1]
+    assert median_decisions(d, follows, 1).tolist() == d.tolist()
+    spike_then_run = np.array([0.1, 0.9, 0.1, 0.1, 0.9, 0.9, 0.1])
+    got = corrupted_frames(spike_then_run, np.r_[False, np.ones(6, bool)], 0.5, 0.5, None, median_frames=3)
+    assert got.tolist() == [False, False, False, False, True, True, False]  # the run keeps its first and last frame
+    dip = np.array([0.9, 0.9, 0.2, 0.9, 0.9])
+    assert corrupted_frames(dip, np.r_[False, np.ones(4, bool)], 0.5, 0.5, None, median_frames=3).all()
+
+
+def test_the_median_does_not_reach_across_a_new_stream() -> None:
+    from detectors.video.block_corruption import median_decisions
+
+    d = np.array([0.9, 0.1, 0.9, 0.9, 0.1])
+    follows = np.array([False, True, False, True, True])  # streams [0, 1] and [2, 3, 4]
+    # frame 1 is its stream's last: (0.9, 0.1, 0.1); frame 2 its stream's first: (0.9, 0.9, 0.9)
+    assert median_decisions(d, follows, 3).tolist() == [0.9, 0.1, 0.9, 0.9, 0.1]
+    assert median_decisions(np.array([0.9]), np.array([False]), 3).tolist() == [0.9]  # a one-frame stream keeps its own
+    assert median_decisions(np.array([0.1, 0.9, 0.9, 0.1, 0.1]), np.r_[False, np.ones(4, bool)], 5).tolist() == [
+        0.1, 0.1, 0.1, 0.1, 0.1,
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("bad", [0, 2, -1])
+def test_median_frames_must_be_odd_and_positive(bad: int) -> None:
+    from detectors.video.block_corruption import median_decisions
+
+    with pytest.raises(ValueError, match=r"block_corruption: median_frames must be an odd number >= 1"):
+        BlockCorruptionDetector.Params(median_frames=bad)
+    with pytest.raises(ValueError, match=r"block_corruption: median_frames must be an odd number >= 1"):
+        median_decisions(np.zeros(3), np.ones(3, bool), bad)
+
+
+def test_detector_decides_one_frame_late_as_the_rule_does_across_a_gap_a_reset_and_flush() -> None:
+    d = [0.9, 0.1, 0.8, 0.7, 0.2, 0.6, 0.1, 0.9, 0.9, 0.3, 0.8]
+    det = _detector(d, median_frames=3)
+    frames = [_frame(0), _frame(1), _frame(2), _frame(3), _frame(5), _frame(6), _frame(7, 80, 48), _frame(8, 80, 48)]
+    records = []
+    for k, f in enumerate(frames):
+        det.feed(f)
+        got = det.metric_records()
+        records += got
+        # each frame decides the one before it: as its median's third frame, or (5; the size change) as a new stream
+        assert [r["index"] for r in got] == ([] if k == 0 else [frames[k - 1].index])
+    assert [r["index"] for r in records] == [0, 1, 2, 3, 5, 6, 7]  # frame 8 waits for its next frame
+    det.flush()
+    records += det.metric_records()
+    det.feed(_frame(9, 80, 48))  # follows frame 8 by index, but flush() started a new stream
+    det.feed(_frame(10, 80, 48))
+    records += det.metric_records()
+    det.reset()
+    det.feed(_frame(11, 80, 48))  # a new stream: frame 10 is decided now, as the last of its own
+    records += det.metric_records()
+    assert det.metric_records() == []  # each record is given once
+    det.flush()
+    records += det.metric_records()
+    assert [r["index"] for r in records] == [0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11]
+    assert [r["pts_s"] for r in records] == [pytest.approx(r["index"] / 25) for r in records]
+    follows = [False, True, True, True, False, True, False, True, False, True, False]
+    want = corrupted_frames(np.array(d), np.array(follows), 0.5, 0.5, None, median_frames=3)
+    assert [bool(r["corrupted"]) for r in records] == want.tolist()
+    # streams [0-3] [5, 6] [7, 8] [9, 10] [11]: 0.1 between 0.9 and 0.8 is lifted; in a stream of one or two frames
+    # each frame keeps its own decision
+    assert want.tolist() == [True, True, True, True, False, True, False, True, True, False, True]
+    assert [r["decision_score"] for r in records] == pytest.approx(d)
+    assert det.metrics() == records[-1]
+
+
+def test_a_one_frame_blip_makes_no_event_and_a_two_frame_run_one_with_exact_frames() -> None:
+    d = [0.1, 0.9, 0.1, 0.1, 0.1, 0.9, 0.9, 0.1, 0.1]
+    det = _detector(d, median_frames=3)
+    events = [e for i in range(len(d)) for e in det.feed(_frame(i))] + det.flush()
+    assert len(events) == 1
+    (e,) = events
+    assert (e.start_frame, e.end_frame) == (5, 6)
+    assert (e.start_s, e.end_s) == (pytest.approx(5 / 25), pytest.approx(7 / 25))
+
+
+def test_the_median_comes_from_the_model_unless_given() -> None:
+    assert _detector([], {"median_frames": "3"}).median_frames == 3
+    assert _detector([]).median_frames == 1  # a model that says nothing: each frame on its own decision
+    assert _detector([], {"median_frames": "3"}, median_frames=1).median_frames == 1
+    with pytest.raises(ValueError, match=r"model 'block_corruption' has median_frames 2"):
+        _ = _detector([], {"median_frames": "2"}).median_frames
+    det = _detector([0.9, 0.9, 0.1, 0.1], {"median_frames": "3"})
+    det.feed(_frame(0))
+    assert det.metric_records() == [] and det.metrics()["index"] is None  # nothing decided yet
+    det.feed(_frame(1))
+    assert det.metrics()["index"] == 0 and det.metrics()["corrupted"] == 1
+    det.feed(_frame(2))
+    det.feed(_frame(3))
+    assert [r["index"] for r in det.metric_records()] == [2]  # only what the last feed decided: nothing piles up
+
+
+def test_choose_hold_judges_the_median_as_the_detector_does() -> None:
+    pytest.importorskip("torch")
+    from detectors.training import video_train
+
+    # one clean frame over the threshold between two far below; a damaged run of two frames ends the stream
+    z = [-9.0, 1.0, -9.0, -9.0] + [-9.0] * 994 + [3.0, 3.0]
+    pos = np.zeros(len(z), bool)
+    pos[-2:] = True
+    follows = np.r_[False, np.ones(len(z) - 1, bool)]
+    table, _ = video_train.choose_hold(_probabilities(z), follows, pos, ~pos)
+    assert (table[0]["fpr"], table[0]["recall"]) == (pytest.approx(1 / 998), 1.0)
+    table, _ = video_train.choose_hold(_probabilities(z), follows, pos, ~pos, median_frames=3)
+    assert (table[0]["fpr"], table[0]["recall"]) == (0.0, 1.0)
+
+
+def test_the_decision_threshold_is_set_on_the_validation_medians(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("torch")
+    import torch
+
+    from detectors.training import video_train
+    from detectors.training.video_sim import LabelledFrame
+
+    img = np.zeros((24, 32), np.uint8)
+    clean = np.zeros((1, 2), np.float32)
+
+    def frame(first: bool, cells: np.ndarray = clean) -> LabelledFrame:
+        return LabelledFrame(img, cells, "v", "clean" if cells is clean else "bitstream", None, None if first else img)
+
+    # 1000 clean validation frames: one stream of logits -2, with single-frame spikes to +1 at every 100th frame
+    # (ten spikes: 1 % of them, over the 0.2 % target), then a damaged stream of three at +5; 4000 clean training
+    # frames far below
+    val_z = np.r_[np.full(1000, -2.0), np.full(3, 5.0)]
+    val_z[50:1000:100] = 1.0
+    train = [frame(True) for _ in range(4000)]
+    validation = [frame(i == 0) for i in range(1000)] + [frame(i == 0, np.ones((1, 2), np.float32)) for i in range(3)]
+    stats = torch.from_numpy(np.r_[np.full(4000, -9.0), val_z].astype(np.float32))[:, None].repeat(1, video_train.N_STATS)
+    monkeypatch.setattr(video_train, "_frame_stats", lambda net, frames, label: stats)
+
+    def identity_head(head: torch.nn.Linear, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            head.weight.zero_()
+            head.weight[0, 0] = 1.0
+            head.bias.zero_()  # decision logit = the first statistic
+        return torch.zeros(())
+
+    monkeypatch.setattr(video_train, "fit_logistic", identity_head)
+    net = SimpleNamespace(decision=torch.nn.Linear(video_train.N_STATS, 1))
+    monkeypatch.setattr(video_train, "MEDIAN_FRAMES", 1)
+    z1 = video_train.fit_decision(net, train, validation)  # type: ignore[arg-type]
+    assert z1[:1000].max() < 0 and (z1[1000:] > 0).all()  # the spikes had to go under
+    assert float(net.decision.bias.detach()) == pytest.approx(-1.0 - 1e-3, abs=1e-5)
+    monkeypatch.setattr(video_train, "MEDIAN_FRAMES", 3)
+    z3 = video_train.fit_decision(net, train, validation)  # type: ignore[arg-type]
+    # the median drops every spike: no clean validation frame reaches 0, so the bias is not raised (never lowered)
+    assert z3[:1000] == pytest.approx(np.full(1000, -2.0)) and (z3[1000:] > 0).all()
+    assert float(net.decision.bias.detach()) == 0.0

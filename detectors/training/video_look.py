@@ -139,10 +139,9 @@ def detector_flags(frames: Sequence[LabelledFrame]) -> np.ndarray:
     det = BlockCorruptionDetector(BlockCorruptionDetector.Params(threads=1))
     out = []
     for f in frames:
-        det.reset()  # no previous frame: each picture judged alone, as the viewer saw it
         det.feed(Frame(0, 0.0, f.i420))
+        det.flush()  # a stream of one frame: judged alone, as the viewer saw it, and decided now
         out.append(bool(det.metrics()["corrupted"]))
-    det.flush()
     return np.array(out, bool)
 
 

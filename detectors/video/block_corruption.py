@@ -19,11 +19,17 @@ above 0.5 and 0.8, how unevenly its rows are flagged and whether the flagged sha
 some row down, as where a decoder conceals the rest of a slice; see
 :func:`detectors.training.video_train.frame_stats`). A cell is trained as corrupted when the damage is visible (mean |dY| or
 |dU| + |dV| over the cell, or the change of its luma detail, above 12 levels against the
-undamaged decode, see :func:`detectors.training.video_sim.cell_scores`), and the decision's
-0.5 point is set on clean frames of validation sources for a false-positive rate of about
-0.2 %. A frame is corrupted when the decision reaches ``min_decision``, or when it directly follows a
-corrupted frame, the decision still reaches ``hold_decision`` and its logit has not fallen by more than
-``hold_fall`` below the previous frame's (:func:`corrupted_frames`): decoder damage persists until the
+undamaged decode, see :func:`detectors.training.video_sim.cell_scores`), and the decision's 0.5 point
+is set on clean frames of validation sources for a false-positive rate of about 0.2 %. A frame can be
+judged on the median of its decision and its stream neighbours' instead (``median_frames``; by default
+the model's ``median_frames`` metadata, else 1, its own decision, as for the shipped model; with three a
+frame is decided one frame late, when the next one comes or at :meth:`flush`; :func:`median_decisions`):
+damage lasts from a loss to the next intra refresh, so a single frame the maps miss inside a run, or a
+single clean frame they flag, is noise a median removes, while a run of two frames or more keeps its
+first and last frame (session 29, rule AV: not shipped, see :data:`HOLD_DECISION`). A frame is corrupted
+when its decision (or median) reaches ``min_decision``, or when it directly follows a corrupted frame,
+that decision still reaches ``hold_decision`` and its logit has not fallen by more than ``hold_fall``
+below the previous frame's (:func:`corrupted_frames`): decoder damage persists until the
 next intra refresh while the picture it spoils changes, so once a run has started a weaker score keeps
 it going, and the refresh that ends the damage shows as a sharp fall of the decision. The hold is off
 by default since the five-map model (session 27): every hold flagged more clean frames of the validation
@@ -50,6 +56,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -72,7 +79,11 @@ log = logging.getLogger(__name__)
 # The default hold (see the module docstring): the best validation recall among the holds that flag no more clean
 # validation frames than no hold does (``python -m detectors.training validate-video``). Session 22 (rule AG,
 # reports/training/s22_rules.md) chose 0.182426 (sigmoid(-1.5)) and 1.0 for the four-map model; for the five-map
-# model every hold adds clean validation frames (session 27, reports/training/s27_rules.md): none.
+# model every hold adds clean validation frames (session 27, reports/training/s27_rules.md): none. Session 29 (rule AV,
+# reports/training/s29_rules.md): with the five maps' threshold set on medians of three, validate-video chose a floor
+# of logit -1.0 (0.268941) with a stop at a fall of 0.5 (validation recall 0.777 -> 0.804 at an unchanged 0.18 % clean
+# FPR); that model and hold, evaluated once, scored frame F1 0.846 against 0.830 but 0.632 % clean-frame false
+# positives against 0.604 %, and the rule asked for both: not shipped, so neither the median nor a hold is the default.
 HOLD_DECISION: float | None = None
 HOLD_FALL: float | None = None
 
@@ -114,16 +125,45 @@ def holds(decision: float, previous: float, hold_decision: float, hold_fall: flo
     return hold_fall is None or decision_logit(decision) >= decision_logit(previous) - hold_fall
 
 
+def median_decisions(decisions: np.ndarray, follows: np.ndarray, frames: int = 1) -> np.ndarray:
+    """Return each frame's decision as the median of the ``frames`` (odd) decisions centred on it, in stream order.
+
+    ``follows[i]`` is True when frame ``i`` directly follows frame ``i - 1`` of the same stream. A neighbour the
+    stream does not have (before its first frame, after its last) counts as the frame itself, so a stream's first
+    and last frames keep their decision with three frames. The decision is monotonic in its logit, so this is also
+    the median of the logits; with three frames a frame reaches a threshold when two of the three do.
+    """
+    if frames < 1 or frames % 2 == 0:
+        raise ValueError(f"block_corruption: median_frames must be an odd number >= 1, got {frames}")
+    d = np.asarray(decisions, np.float64)
+    lag = frames // 2
+    if lag == 0 or len(d) == 0:
+        return d.copy()
+    stream = np.cumsum(~np.asarray(follows, bool))
+    idx = np.arange(len(d))
+    window = []
+    for k in range(-lag, lag + 1):
+        j = np.clip(idx + k, 0, len(d) - 1)
+        window.append(np.where(stream[j] == stream, d[j], d))
+    return np.median(np.stack(window), axis=0)
+
+
 def corrupted_frames(
-    decisions: np.ndarray, follows: np.ndarray, min_decision: float, hold_decision: float, hold_fall: float | None = None
+    decisions: np.ndarray,
+    follows: np.ndarray,
+    min_decision: float,
+    hold_decision: float,
+    hold_fall: float | None = None,
+    median_frames: int = 1,
 ) -> np.ndarray:
     """Return which frames are corrupted under the detector's rule, from their decision probabilities in stream order.
 
-    ``follows[i]`` is True when frame ``i`` directly follows frame ``i - 1`` of the same stream.
-    A frame is corrupted when its decision reaches ``min_decision``, or when it follows a
-    corrupted frame and :func:`holds` (its decision reaches ``hold_decision``, at most
-    ``min_decision``, and its logit has not fallen by more than ``hold_fall``, if given).
+    ``follows[i]`` is True when frame ``i`` directly follows frame ``i - 1`` of the same stream. Each decision is
+    first the median of ``median_frames`` centred on it (:func:`median_decisions`). A frame is corrupted when that
+    decision reaches ``min_decision``, or when it follows a corrupted frame and :func:`holds` (its decision reaches
+    ``hold_decision``, at most ``min_decision``, and its logit has not fallen by more than ``hold_fall``, if given).
     """
+    decisions = median_decisions(decisions, follows, median_frames)
     hold = min(hold_decision, min_decision)
     out = np.zeros(len(decisions), bool)
     on = False
@@ -161,17 +201,24 @@ def draw_regions(
 class BlockCorruptionDetector:
     """Report runs of frames with decoder block corruption (learned model).
 
-    Per-frame metrics: :attr:`last_metric` is the decision probability of the last frame;
-    :meth:`metrics` also gives the corrupted-area ratio and the decision, kept apart from the
-    run logic.
+    A frame is decided once the frames its median needs have come (``median_frames``: the model's
+    ``median_frames`` metadata, else 1): with three, one frame late, and a stream's last frame at
+    :meth:`flush` or when a frame that does not follow it comes. Per-frame metrics:
+    :meth:`metric_records` gives the records of the frames the last feed or flush decided, each with
+    its own ``index`` and ``pts_s`` (raw decision, median decision, area ratio, corrupted, held);
+    :meth:`metrics` the last of them; :attr:`last_metric` is the median decision of the last frame
+    decided.
     """
 
     name: ClassVar[str] = "block_corruption"
     medium: ClassVar[Medium] = "video"
     # Needs onnxruntime (the ``ml`` extra): runs in ``avqa analyze`` when named (-d NAME), not by default.
     run_by_default: ClassVar[bool] = False
-    # held: 1 when the frame is corrupted only through the hold (its decision is under min_decision)
-    metric_names: ClassVar[tuple[str, ...]] = ("index", "pts_s", "decision_score", "area_ratio", "corrupted", "held")
+    # decision_score: the model's decision for the frame; median_decision: the median the rule uses (the same with
+    # median_frames 1); held: 1 when the frame is corrupted only through the hold (its median under min_decision)
+    metric_names: ClassVar[tuple[str, ...]] = (
+        "index", "pts_s", "decision_score", "median_decision", "area_ratio", "corrupted", "held",
+    )  # fmt: skip
 
     @dataclass(frozen=True)
     class Params:
@@ -184,6 +231,9 @@ class BlockCorruptionDetector:
                 no hold (every frame needs ``min_decision``).
             hold_fall: the hold also ends when the decision logit falls by more than this
                 below the previous frame's (> 0; None: no such stop).
+            median_frames: the decision a frame is judged on is the median of this many (odd)
+                decisions centred on it in its stream (:func:`median_decisions`); 1: its own;
+                None: the model's ``median_frames`` metadata (its threshold was set for it), else 1.
             cell_threshold: probability at which a map cell counts as corrupted, in (0, 1).
             min_duration_s: shortest run reported, in seconds (>= 0; 0 reports single frames).
             threads: onnxruntime intra-op threads (>= 1).
@@ -193,6 +243,7 @@ class BlockCorruptionDetector:
         min_decision: float = 0.5
         hold_decision: float | None = HOLD_DECISION
         hold_fall: float | None = HOLD_FALL
+        median_frames: int | None = None
         cell_threshold: float = 0.5
         min_duration_s: float = 0.0
         threads: int = 2
@@ -205,6 +256,10 @@ class BlockCorruptionDetector:
                 raise ValueError(f"block_corruption: hold_decision must be in (0, 1], got {self.hold_decision}")
             if self.hold_fall is not None and not (math.isfinite(self.hold_fall) and self.hold_fall > 0.0):
                 raise ValueError(f"block_corruption: hold_fall must be > 0, got {self.hold_fall}")
+            if self.median_frames is not None and not (
+                isinstance(self.median_frames, int) and self.median_frames >= 1 and self.median_frames % 2 == 1
+            ):
+                raise ValueError(f"block_corruption: median_frames must be an odd number >= 1, got {self.median_frames!r}")
             if not 0.0 < self.cell_threshold < 1.0:
                 raise ValueError(f"block_corruption: cell_threshold must be in (0, 1), got {self.cell_threshold}")
             if not (math.isfinite(self.min_duration_s) and self.min_duration_s >= 0.0):
@@ -215,19 +270,35 @@ class BlockCorruptionDetector:
     def __init__(self, params: Params | None = None) -> None:
         self.params = params if params is not None else self.Params()
         self._model: ModelSession | None = None
+        self._median: int | None = self.params.median_frames
         self._runs = RunTracker(self.params.min_duration_s)
         self._best: tuple[float, Frame, CorruptionResult] | None = None
         self.last_metric: float | None = None
         self._last: dict[str, Any] = dict.fromkeys(self.metric_names)
+        self._records: list[dict[str, Any]] = []  # records of the frames the last feed() or flush() decided
         self._prev: tuple[int, tuple[int, ...], np.ndarray] | None = None  # (index, I420 shape, model input) of the last frame
         self._channels: int | None = None
+        # the current stream's frames (and their results) the median still needs: up to median_frames // 2 decided
+        # ones before the first undecided frame, then the undecided ones
+        self._window: deque[tuple[Frame, CorruptionResult]] = deque()
+        self._undecided = 0
         self._held: tuple[int, tuple[int, ...]] | None = None  # (index, I420 shape) of the last frame judged corrupted
-        self._last_decision = 0.0  # decision of the frame fed before: a hold's fall is measured from it
+        self._last_decision = 0.0  # median decision of the frame decided before: a hold's fall is measured from it
 
     def _session(self) -> ModelSession:
         if self._model is None:
             self._model = session(self.params.model, self.params.threads)
         return self._model
+
+    @property
+    def median_frames(self) -> int:
+        """The median in use: the ``median_frames`` parameter, else the model's metadata, else 1 (loads the model)."""
+        if self._median is None:
+            metadata = getattr(self._session(), "metadata", {})
+            self._median = int(metadata.get("median_frames", "1"))
+            if self._median < 1 or self._median % 2 == 0:
+                raise ValueError(f"block_corruption: model {self.params.model!r} has median_frames {self._median}, not odd >= 1")
+        return self._median
 
     @property
     def hold_decision(self) -> float:
@@ -236,9 +307,9 @@ class BlockCorruptionDetector:
         return self.params.min_decision if hold is None else min(hold, self.params.min_decision)
 
     def reset(self) -> None:
-        """Forget the previous frame: the next frame is analysed as the first of a stream."""
+        """Forget the previous frame: the next frame is analysed as the first of a stream (frames still waiting for
+        their median are decided when it comes, as the last of theirs)."""
         self._prev = None
-        self._held = None
 
     def analyse(self, frame: Frame) -> CorruptionResult:
         """Run the model on one frame (and, for a temporal model, the frame analysed before it); return its map,
@@ -262,45 +333,85 @@ class BlockCorruptionDetector:
         return CorruptionResult(cmap, area, float(decision[0]))
 
     def metrics(self) -> dict[str, Any]:
-        """Return the metric record of the last frame fed (see :attr:`metric_names`)."""
+        """Return the metric record of the last frame decided (see :attr:`metric_names`)."""
         return dict(self._last)
 
+    def metric_records(self) -> list[dict[str, Any]]:
+        """Return the metric records of the frames the last :meth:`feed` or :meth:`flush` decided, in stream order, each
+        with its own ``index`` and ``pts_s`` (none before the median has the frames it needs; the last ones at
+        :meth:`flush`); each record is returned once, so call it after every feed and flush to see every frame."""
+        out, self._records = self._records, []
+        return out
+
     def feed(self, item: Frame | AudioChunk) -> list[Event]:
-        """Analyse the next frame; return the corruption event that ended before it, if any."""
+        """Analyse the next frame; decide the frames whose median it completes; return the corruption events that
+        ended before them."""
         if not isinstance(item, Frame):
             raise TypeError(f"block_corruption: expected a Frame, got {type(item).__name__}")
-        result = self.analyse(item)
-        corrupted = result.decision >= self.params.min_decision or (
-            _continues(self._held, item)
-            and holds(result.decision, self._last_decision, self.hold_decision, self.params.hold_fall)
+        self._records = []  # kept for one feed only: a caller that never asks holds nothing over a long stream
+        follows = self._prev is not None and _continues(self._prev[:2], item)
+        lag = self.median_frames // 2
+        events = [] if follows else self._decide(stream_ended=True)
+        self._window.append((item, self.analyse(item)))
+        self._undecided += 1
+        return events + self._decide(stream_ended=False, lag=lag)
+
+    def flush(self) -> list[Event]:
+        """Decide the frames still waiting for their median and close a corruption run still open at the end of the
+        stream (the next frame starts a new stream)."""
+        self._records = []
+        events = self._decide(stream_ended=True)
+        events += self._event(self._runs.flush())
+        self._best = None
+        self._prev = None
+        self._held = None
+        return events
+
+    def _decide(self, stream_ended: bool, lag: int = 0) -> list[Event]:
+        """Decide each undecided frame that has ``lag`` frames after it in the window (every one when the stream
+        ended); keep the ``lag`` decided frames the next median needs."""
+        events: list[Event] = []
+        while self._undecided and (stream_ended or self._undecided > lag):
+            at = len(self._window) - self._undecided
+            frame, result = self._window[at]
+            half = self.median_frames // 2
+            own = result.decision
+            window = [self._window[j][1].decision if 0 <= j < len(self._window) else own for j in range(at - half, at + half + 1)]
+            self._undecided -= 1
+            events += self._judge(frame, result, float(np.median(window)))
+        keep = 0 if stream_ended else self.median_frames // 2
+        while len(self._window) > keep + self._undecided:
+            self._window.popleft()
+        if stream_ended:
+            self._held = None  # no hold into the next stream, even where its first index follows
+        return events
+
+    def _judge(self, item: Frame, result: CorruptionResult, decision: float) -> list[Event]:
+        """Judge a frame on its median ``decision``: its record, the run it extends or ends, the event it closes."""
+        corrupted = decision >= self.params.min_decision or (
+            _continues(self._held, item) and holds(decision, self._last_decision, self.hold_decision, self.params.hold_fall)
         )
         self._held = (item.index, item.i420.shape) if corrupted else None
-        self._last_decision = result.decision
-        self.last_metric = result.decision
+        self._last_decision = decision
+        self.last_metric = decision
         self._last = {
             "index": item.index,
             "pts_s": item.pts_s,
             "decision_score": round(result.decision, 6),
+            "median_decision": round(decision, 6),
             "area_ratio": round(result.area_ratio, 6),
             "corrupted": int(corrupted),
-            "held": int(corrupted and result.decision < self.params.min_decision),
+            "held": int(corrupted and decision < self.params.min_decision),
         }
+        self._records.append(dict(self._last))
         was_open = self._runs.key is not None
-        closed = self._runs.update(item, "corrupted" if corrupted else None, result.decision)
+        closed = self._runs.update(item, "corrupted" if corrupted else None, decision)
         events: list[Event] = []
         if was_open and not corrupted:
             events = self._event(closed)
             self._best = None
         if corrupted and (self._best is None or result.area_ratio > self._best[0]):
             self._best = (result.area_ratio, item, result)
-        return events
-
-    def flush(self) -> list[Event]:
-        """Close a corruption run still open at the end of the stream (the next frame starts a new stream)."""
-        events = self._event(self._runs.flush())
-        self._best = None
-        self._prev = None
-        self._held = None
         return events
 
     def _event(self, run: Any) -> list[Event]:
