@@ -372,6 +372,9 @@ ARCH = "narrow"
 # on split seeds 6500/6600: 0.669 as a sixth member, 0.684 in M2's place, against the five's 0.676 (its rule asked
 # + 0.01 and above on both seeds): not calibrated. Rule AS: a second draw of H's recipe (--seed 20240632 --high-pass),
 # on 6700/6800: 0.692 as a sixth member, 0.695 in M2's place, against the five's 0.693: not calibrated.
+# Session 29 (rule AT, reports/training/s29_rules.md): a 2-px high-pass map trained with the photo pans too
+# (photo_frames() added to the default training frames, seed 20240633), on split seeds 6900/7000: 0.641 as a sixth
+# member, 0.649 in M2's place, against the five's 0.689 (alone 0.406, H alone 0.274): not calibrated.
 HIGH_PASS_SIGMA_PX = 2.0
 HIGH_PASS_RADIUS_PX = 6
 
