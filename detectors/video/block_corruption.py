@@ -350,11 +350,10 @@ class BlockCorruptionDetector:
             raise TypeError(f"block_corruption: expected a Frame, got {type(item).__name__}")
         self._records = []  # kept for one feed only: a caller that never asks holds nothing over a long stream
         follows = self._prev is not None and _continues(self._prev[:2], item)
-        lag = self.median_frames // 2
         events = [] if follows else self._decide(stream_ended=True)
         self._window.append((item, self.analyse(item)))
         self._undecided += 1
-        return events + self._decide(stream_ended=False, lag=lag)
+        return events + self._decide(stream_ended=False)
 
     def flush(self) -> list[Event]:
         """Decide the frames still waiting for their median and close a corruption run still open at the end of the
@@ -367,19 +366,19 @@ class BlockCorruptionDetector:
         self._held = None
         return events
 
-    def _decide(self, stream_ended: bool, lag: int = 0) -> list[Event]:
-        """Decide each undecided frame that has ``lag`` frames after it in the window (every one when the stream
-        ended); keep the ``lag`` decided frames the next median needs."""
+    def _decide(self, stream_ended: bool) -> list[Event]:
+        """Decide each undecided frame that has the half of its median after it in the window (every one when the
+        stream ended); keep the decided frames the next median needs."""
         events: list[Event] = []
-        while self._undecided and (stream_ended or self._undecided > lag):
+        half = self.median_frames // 2
+        while self._undecided and (stream_ended or self._undecided > half):
             at = len(self._window) - self._undecided
             frame, result = self._window[at]
-            half = self.median_frames // 2
             own = result.decision
             window = [self._window[j][1].decision if 0 <= j < len(self._window) else own for j in range(at - half, at + half + 1)]
             self._undecided -= 1
             events += self._judge(frame, result, float(np.median(window)))
-        keep = 0 if stream_ended else self.median_frames // 2
+        keep = 0 if stream_ended else half
         while len(self._window) > keep + self._undecided:
             self._window.popleft()
         if stream_ended:
