@@ -374,7 +374,9 @@ ARCH = "narrow"
 # on 6700/6800: 0.692 as a sixth member, 0.695 in M2's place, against the five's 0.693: not calibrated.
 # Session 29 (rule AT, reports/training/s29_rules.md): a 2-px high-pass map trained with the photo pans too
 # (photo_frames() added to the default training frames, seed 20240633), on split seeds 6900/7000: 0.641 as a sixth
-# member, 0.649 in M2's place, against the five's 0.689 (alone 0.406, H alone 0.274): not calibrated.
+# member, 0.649 in M2's place, against the five's 0.689 (alone 0.406, H alone 0.274): not calibrated. Rule AU: the
+# 2-px high-pass planes divided by their local RMS (4-px Gaussian, floored at 0.05), seed 20240634, on 7100/7200:
+# 0.739 as a sixth member, 0.731 in M2's place, against the five's 0.757 (alone 0.408): not calibrated.
 HIGH_PASS_SIGMA_PX = 2.0
 HIGH_PASS_RADIUS_PX = 6
 
