@@ -1297,9 +1297,9 @@ def validation_frames(quick: bool = False) -> list[LabelledFrame]:
 
 def detector_pass(frames: list[LabelledFrame], **params: Any) -> dict[str, np.ndarray]:
     """Feed ``frames`` to the shipped detector as streams: each clip in presentation order, a new clip after an
-    index gap (as after a capture gap). Return per frame the decision probability, the median decision the detector
-    judged it on, the area ratio, the detector's own corrupted flag and whether the frame directly follows the one
-    before it; ``median_frames`` (0-d) is the median the detector used."""
+    index gap (as after a capture gap). Return per frame the decision probability, the area ratio, the detector's own
+    corrupted flag (judged on its median) and whether the frame directly follows the one before it; ``median_frames``
+    (0-d) is the median the detector used."""
     from detectors.media import Frame
     from detectors.video.block_corruption import BlockCorruptionDetector
 
@@ -1318,7 +1318,6 @@ def detector_pass(frames: list[LabelledFrame], **params: Any) -> dict[str, np.nd
         raise RuntimeError(f"block_corruption decided {len(records)} of {len(frames)} frames, or out of order")
     return {
         "decision": np.array([r["decision_score"] for r in records], np.float64),
-        "median_decision": np.array([r["median_decision"] for r in records], np.float64),
         "area_ratio": np.array([r["area_ratio"] for r in records], np.float64),
         "corrupted": np.array([r["corrupted"] for r in records], bool),
         "follows": np.array([f.prev is not None for f in frames], bool),
