@@ -14,6 +14,9 @@ so 0.2 % is 6 of them: compare means over several source splits (``split_seed``)
 A richer decision did not help (session 19, split seeds 3100 and 3200, the shipped average's maps): five more map
 features (shares above 0.2 and 0.35, the top 5 % mean, the shares of rows and of columns with a flagged cell) lowered
 the recall from 0.756 to 0.742 under the same logistic head, an MLP on them gave 0.737 and gradient-boosted trees 0.660.
+Nor did a stream's history (session 30, rule AW, reports/training/s30_rules.md): the seven statistics' novelty, each
+minus its minimum over the previous 24 frames of the stream, as seven more inputs lowered the recall of the five-map
+average on split seeds 7500/7600 from 0.734 to 0.642 (0.632 and 0.596 over 12 and 48 frames).
 """
 
 from __future__ import annotations

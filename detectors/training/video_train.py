@@ -358,6 +358,10 @@ def _step(rows: torch.Tensor) -> torch.Tensor:
 
 
 # backbone sizes: (channels after each stride-2 stage, residual blocks at 1/8)
+# Session 30 (rule AX, reports/training/s30_rules.md): a narrow map whose 1x1 head also saw each cell's features minus
+# their mean over the whole map (the frame at run time, the crop in training; seed 20240635, plain recipe) scored
+# 0.268 alone on split seeds 7700/7800 (M4 0.365) and lowered the five to 0.648 as a sixth member and to 0.664 in
+# M2's place, against 0.695: frame context at the head did not tell smear from a picture's own soft texture.
 ARCHS: dict[str, tuple[tuple[int, int, int, int], int]] = {
     "narrow": ((16, 32, 48, 64), 1),  # sessions 2-4
     "wide": ((24, 48, 64, 96), 2),  # 2.4x the parameters, about half the frame rate (run 14, not shipped)
