@@ -201,6 +201,7 @@ def test_shipped_block_model_is_the_average_train_video_retrains() -> None:
     assert json.loads(meta.get("map_evidence_only", plain)) == [m[1] for m in MAP_MEMBERS]
     assert json.loads(meta.get("map_augmented", plain)) == [m[2] for m in MAP_MEMBERS]
     assert json.loads(meta.get("map_high_pass", plain)) == [m[3] for m in MAP_MEMBERS]
+    assert json.loads(meta.get("map_contrast_norm", plain)) == [m[4] for m in MAP_MEMBERS]
     assert json.loads(meta["mirror"]) is MIRROR and json.loads(meta["maps"]) == len(MAP_SEEDS)
     # the median the detector judges frames on is the one the threshold was set for (none said: each frame's own)
     assert json.loads(meta.get("median_frames", "1")) == MEDIAN_FRAMES

@@ -166,3 +166,68 @@ def test_an_average_with_a_high_pass_member_saves_exports_and_rebuilds(tmp_path:
         ValueError, match=r"block_map_20240612_highpass\.pt: the name says a high-pass map, its weights are a plain"
     ):
         combined_net([paths[0], wrong])
+
+
+def test_contrast_normalised_front_end_divides_the_high_pass_by_its_local_rms() -> None:
+    """Each plane minus its 2-px Gaussian blur, divided by the root of that difference's squares blurred at 4 px plus
+    the floor squared, edges reflected: computed here with OpenCV's separable filter, independently of the net."""
+    cv2 = pytest.importorskip("cv2")
+    from detectors.training.video_train import CONTRAST_FLOOR
+
+    x = _x(1, 64, 96)
+    g2, g4 = cv2.getGaussianKernel(13, 2.0), cv2.getGaussianKernel(25, 4.0)
+    want = np.empty_like(x.numpy())
+    for c, plane in enumerate(x.numpy()[0]):
+        h = plane - cv2.sepFilter2D(plane, -1, g2, g2, borderType=cv2.BORDER_REFLECT_101)
+        energy = cv2.sepFilter2D(h * h, -1, g4, g4, borderType=cv2.BORDER_REFLECT_101)
+        want[0, c] = h / np.sqrt(energy + CONTRAST_FLOOR**2)
+    with torch.no_grad():
+        got = CorruptionNet(high_pass=True, contrast_norm=True).high_passed(x).numpy()
+        high_passed_only = CorruptionNet(high_pass=True).high_passed(x).numpy()
+    assert np.abs(got - want).max() < 1e-4
+    assert np.abs(high_passed_only - want).max() > 0.1  # the normalisation is what makes them agree
+    with pytest.raises(ValueError, match="contrast_norm normalises the high-passed planes; it needs high_pass"):
+        CorruptionNet(contrast_norm=True)
+
+
+def test_an_average_with_a_contrast_normalised_member_saves_exports_and_rebuilds(tmp_path: Path) -> None:
+    """The member stays contrast-normalised through its saved state (``contrast_floor``), combined_net and the exported
+    ONNX, rebuilt from what each map's first convolution reads: next to a high-pass map, as shipped, the export computes
+    their common high-pass once, so the contrast-normalised map has no blur convolutions of its own. onnxruntime gives
+    torch's outputs."""
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    plain, high, other = _maps(3, seed=6)
+    hp = CorruptionNet(high_pass=True).eval()
+    hp.load_state_dict({**high.state_dict(), "high_pass_sigma": hp.high_pass_sigma})
+    cn = CorruptionNet(high_pass=True, contrast_norm=True).eval()
+    cn.load_state_dict({**other.state_dict(), "high_pass_sigma": cn.high_pass_sigma, "contrast_floor": cn.contrast_floor})
+    paths = [
+        tmp_path / member_path(20240611).name,
+        tmp_path / member_path(20240629, high_pass=True).name,
+        tmp_path / member_path(20240634, high_pass=True, contrast_norm=True).name,
+    ]
+    assert paths[2].name == "block_map_20240634_highpass_contrast.pt"
+    for net, path in zip((plain, hp, cn), paths, strict=True):
+        torch.save(net.state_dict(), path)
+    net = combined_net(paths)
+    assert isinstance(net, AveragedNet) and net.seeds == (20240611, 20240629, 20240634)
+    assert net.high_pass == (False, True, True) and net.contrast_norm == (False, False, True)
+    path, _digest, diff = export(net, tmp_path)
+    assert diff < 1e-4
+    meta = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
+    assert meta["map_contrast_norm"] == "[false, false, true]"
+    got = load_net(path)
+    assert isinstance(got, AveragedNet) and got.high_pass == (False, True, True)
+    assert got.contrast_norm == (False, False, True)
+    x = np.random.default_rng(9).uniform(-1, 1, (1, 3, 360, 640)).astype(np.float32)
+    cells, _ratio, decision = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x})
+    with torch.no_grad():
+        p, _r, d = got(torch.from_numpy(x))
+    assert np.abs(p.numpy() - cells).max() < 1e-4 and np.abs(d.numpy() - decision).max() < 1e-4
+    hp_only = CorruptionNet(high_pass=True).eval()
+    hp_only.load_state_dict({**other.state_dict(), "high_pass_sigma": hp_only.high_pass_sigma})
+    wrong = tmp_path / member_path(20240612, high_pass=True, contrast_norm=True).name
+    torch.save(hp_only.state_dict(), wrong)
+    with pytest.raises(ValueError, match=r"20240612_highpass_contrast\.pt: the name says a contrast-normalised map"):
+        combined_net([paths[0], wrong])

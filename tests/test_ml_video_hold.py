@@ -252,7 +252,7 @@ def test_validate_video_writes_the_table_and_says_whether_the_default_is_the_cho
     result = video_train.validate_video(frames)
     saved = json.loads((tmp_path / "reports/training/video_validation.json").read_text())
     assert saved["chosen"]["floor_logit"] == -1.5 and saved["chosen"]["hold_fall"] == 1.0
-    # the shipped default is no hold (validate-video chose none for the five-map model), not this case's choice
+    # the shipped default is no hold (validate-video chose none for the five- and six-map models), not this case's choice
     assert saved["default"] == {"hold_decision": None, "hold_fall": None} and saved["default_is_chosen"] is False
     assert result["criterion"] == "no clean frame added" and len(saved["table"]) == 1 + 8 * 7  # no hold, then 8 floors x 7 falls
 

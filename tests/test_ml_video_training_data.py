@@ -83,11 +83,13 @@ def test_train_video_passes_the_data_size_on(tmp_path: Path, monkeypatch: pytest
     assert cli.main(["train-video", "--seed", "7", "--evidence-only", "--threads", "1"]) == 0
     assert cli.main(["train-video", "--seed", "7", "--augment", "--threads", "1"]) == 0
     assert cli.main(["train-video", "--seed", "7", "--high-pass", "--threads", "1"]) == 0
+    assert cli.main(["train-video", "--seed", "7", "--high-pass", "--contrast-norm", "--threads", "1"]) == 0
     assert seen[0] == {"quick": False, "only_seed": 7, "clips": 9, "clean": 48}
     assert seen[1] == {"quick": False, "only_seed": 7}  # the defaults: what the shipped maps were trained on
     assert seen[2] == {"quick": False, "only_seed": 7, "evidence": True}
     assert seen[3] == {"quick": False, "only_seed": 7, "augment": True}
     assert seen[4] == {"quick": False, "only_seed": 7, "high_pass": True}
+    assert seen[5] == {"quick": False, "only_seed": 7, "high_pass": True, "contrast_norm": True}
 
 
 def test_augment_is_refused_outside_training(capsys: pytest.CaptureFixture[str]) -> None:
@@ -111,6 +113,15 @@ def test_high_pass_is_refused_without_one_map_to_train(argv: list[str], capsys: 
         cli.main([*argv, "--threads", "1"])
     assert exc.value.code == 2
     assert "--high-pass trains one map: use it with train-video --seed N" in capsys.readouterr().err
+
+
+def test_contrast_norm_is_refused_without_the_high_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["train-video", "--seed", "7", "--contrast-norm", "--threads", "1"])
+    assert exc.value.code == 2
+    assert "--contrast-norm normalises the high-passed planes: use it with train-video --seed N --high-pass" in (
+        capsys.readouterr().err
+    )
 
 
 def test_each_map_is_trained_on_its_own_data_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,7 +180,9 @@ def _train_one_map(
 
     def fake_train_model(frames: list[str], *args: Any, **kwargs: Any) -> video_train.CorruptionNet:
         asked.append(kwargs)
-        return video_train.CorruptionNet(high_pass=kwargs.get("high_pass", False))
+        return video_train.CorruptionNet(
+            high_pass=kwargs.get("high_pass", False), contrast_norm=kwargs.get("contrast_norm", False)
+        )
 
     monkeypatch.setattr(video_train, "train_model", fake_train_model)
     monkeypatch.setattr(video_train, "validation_frames", lambda quick=False: [])
@@ -200,6 +213,18 @@ def test_a_high_pass_map_is_trained_as_one_and_saved_so_that_it_loads_as_one(
     assert isinstance(loaded, video_train.CorruptionNet) and loaded.high_pass
 
 
+def test_a_contrast_normalised_map_is_trained_as_one_and_saved_so_that_it_loads_as_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """train-video --seed S --high-pass --contrast-norm: saved as block_map_S_highpass_contrast.pt, loading as such."""
+    out, asked = _train_one_map(tmp_path, monkeypatch, only_seed=20240634, high_pass=True, contrast_norm=True)
+    path = video_train.member_path(20240634, high_pass=True, contrast_norm=True)
+    assert [(a.get("high_pass"), a.get("contrast_norm")) for a in asked] == [(True, True)]
+    assert out == {"map": str(path)} and path.name == "block_map_20240634_highpass_contrast.pt"
+    loaded = video_train.combined_net([tmp_path / path])
+    assert isinstance(loaded, video_train.CorruptionNet) and loaded.high_pass and loaded.contrast_norm
+
+
 def test_a_full_run_builds_each_data_size_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """train-video alone trains every shipped map on its own data, building each size once (minutes without a cache),
     and fits the decision on the default-size frames, as calibrate-video does."""
@@ -213,15 +238,22 @@ def test_a_full_run_builds_each_data_size_once(tmp_path: Path, monkeypatch: pyte
         return [f"{clips}x{clean}"]
 
     def fake_train_model(
-        frames: list[str], *args: Any, augment: bool = False, high_pass: bool = False, **kwargs: Any
+        frames: list[str],
+        *args: Any,
+        augment: bool = False,
+        high_pass: bool = False,
+        contrast_norm: bool = False,
+        **kwargs: Any,
     ) -> video_train.CorruptionNet:
         trained_on.append((args[3], frames))
         augmented.append(augment)
         high_passed.append(high_pass)
-        return video_train.CorruptionNet(high_pass=high_pass)
+        contrast.append(contrast_norm)
+        return video_train.CorruptionNet(high_pass=high_pass, contrast_norm=contrast_norm)
 
     augmented: list[bool] = []
     high_passed: list[bool] = []
+    contrast: list[bool] = []
     monkeypatch.setattr(video_train, "training_frames", fake_training_frames)
     monkeypatch.setattr(video_train, "evidence_only", lambda frame: f"evidence of {frame}")
     monkeypatch.setattr(video_train, "train_model", fake_train_model)
@@ -242,6 +274,7 @@ def test_a_full_run_builds_each_data_size_once(tmp_path: Path, monkeypatch: pyte
     assert [frames for _, frames in trained_on] == want
     assert augmented == [m[2] for m in video_train.MAP_MEMBERS]  # each map's own recipe
     assert high_passed == [m[3] for m in video_train.MAP_MEMBERS]
+    assert contrast == [m[4] for m in video_train.MAP_MEMBERS]
     for member in video_train.MAP_MEMBERS:  # each member saved under its own name
         assert (tmp_path / video_train.member_path(*member)).exists()
     assert sorted(built) == sorted(set(sizes) | {default})  # each size once

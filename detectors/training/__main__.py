@@ -82,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         "(video_train.CorruptionNet high_pass; rule AP's map: --seed 20240629 --high-pass)",
     )
     parser.add_argument(
+        "--contrast-norm",
+        action="store_true",
+        help="train-video --seed --high-pass: divide each high-passed plane by its local RMS "
+        "(video_train.CorruptionNet contrast_norm; rule AU's map: --seed 20240634 --high-pass --contrast-norm)",
+    )
+    parser.add_argument(
         "--weights",
         type=Path,
         action="append",
@@ -135,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--evidence-only trains one map: use it with train-video --seed N")
     if args.high_pass and (args.command != "train-video" or args.seed is None):
         parser.error("--high-pass trains one map: use it with train-video --seed N")
+    if args.contrast_norm and not args.high_pass:
+        parser.error("--contrast-norm normalises the high-passed planes: use it with train-video --seed N --high-pass")
     if args.augment and args.command not in ("train-video", "all"):
         parser.error("--augment is a training option: use it with train-video or all")
     given_hold = args.no_hold or args.hold is not None or args.hold_fall is not None
@@ -181,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             **({"evidence": True} if args.evidence_only else {}),
             **({"augment": True} if args.augment else {}),
             **({"high_pass": True} if args.high_pass else {}),
+            **({"contrast_norm": True} if args.contrast_norm else {}),
             **({"arch": args.arch} if args.arch else {}),
             **({"clips": args.clips} if args.clips is not None else {}),
             **({"clean": args.clean} if args.clean is not None else {}),

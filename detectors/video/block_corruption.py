@@ -11,8 +11,9 @@ capture gap, a seek) or whose size changed, and the first frame after :meth:`flu
 The shipped model takes three planes (one frame): the temporal variant scored lower on the
 validation sources. The model is built on a ResNet-style fully convolutional network whose 1x1-conv
 head gives the probability of corruption for every 16x16 analysis cell (a 23x40 map; a 1080p frame
-maps 48x48 pixels to a cell); the shipped model averages that map over five such networks
-(:class:`detectors.training.video_train.AveragedNet`; the fifth sees each plane minus its Gaussian blur), and gives
+maps 48x48 pixels to a cell); the shipped model averages that map over six such networks
+(:class:`detectors.training.video_train.AveragedNet`; the fifth sees each plane minus its Gaussian blur, the sixth
+that divided by its local RMS), and gives
 the averaged map, the corrupted-area ratio (share of cells above 0.5) and a
 learned frame decision on statistics of the map (mean, largest local mean, share of cells
 above 0.5 and 0.8, how unevenly its rows are flagged and whether the flagged share steps up from
@@ -32,8 +33,8 @@ that decision still reaches ``hold_decision`` and its logit has not fallen by mo
 below the previous frame's (:func:`corrupted_frames`): decoder damage persists until the
 next intra refresh while the picture it spoils changes, so once a run has started a weaker score keeps
 it going, and the refresh that ends the damage shows as a sharp fall of the decision. The hold is off
-by default since the five-map model (session 27): every hold flagged more clean frames of the validation
-sources than no hold (``validate-video``). For the four-map model before it, a floor of decision logit
+by default since the five-map model (session 27), and for the six-map one (session 30): every hold flagged more
+clean frames of the validation sources than no hold (``validate-video``). For the four-map model before it, a floor of decision logit
 -1.5 with a stop at a fall of 1 flagged none more there, and on the first draw of the evaluation sources
 it raised the frame F1 from 0.769 to 0.788 (recall 0.631 to 0.662) and the clean-frame false-positive
 rate from 0.29 % to 0.45 %; it is ``hold_decision=0.182426, hold_fall=1.0``. Looser holds found
@@ -79,7 +80,8 @@ log = logging.getLogger(__name__)
 # The default hold (see the module docstring): the best validation recall among the holds that flag no more clean
 # validation frames than no hold does (``python -m detectors.training validate-video``). Session 22 (rule AG,
 # reports/training/s22_rules.md) chose 0.182426 (sigmoid(-1.5)) and 1.0 for the four-map model; for the five-map
-# model every hold adds clean validation frames (session 27, reports/training/s27_rules.md): none. Session 29 (rule AV,
+# model every hold adds clean validation frames (session 27, reports/training/s27_rules.md): none; so for the six-map
+# model (session 30, reports/training/s30_rules.md, rule AY). Session 29 (rule AV,
 # reports/training/s29_rules.md): with the five maps' threshold set on medians of three, validate-video chose a floor
 # of logit -1.0 (0.268941) with a stop at a fall of 0.5 (validation recall 0.777 -> 0.804 at an unchanged 0.18 % clean
 # FPR); that model and hold, evaluated once, scored frame F1 0.846 against 0.830 but 0.632 % clean-frame false
