@@ -1,4 +1,4 @@
-"""``python -m detectors.training {train-audio,export-audio,validate-audio,evaluate-audio,train-video,calibrate-video,decision-cv,validate-video,evaluate-video,look-video,score-look,all}``.
+"""``python -m detectors.training {train-audio,export-audio,validate-audio,evaluate-audio,train-video,calibrate-video,decision-cv,select-video,validate-video,evaluate-video,look-video,score-look,all}``.
 
 Regenerates the simulated data from the pristine sources (fixed seeds), trains, exports the
 ONNX models into ``detectors/ml/models`` (with sha256) and prints the evaluation tables.
@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
             "train-video",
             "calibrate-video",
             "decision-cv",
+            "select-video",
             "validate-video",
             "evaluate-video",
             "look-video",
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         action="append",
         default=None,
-        help="calibrate-video, decision-cv: saved block corruption weights, or an exported .onnx model (default: the last "
+        help="calibrate-video, decision-cv, select-video: saved block corruption weights, or an exported .onnx model (default: the last "
         "train-video run's); given more than once, the maps are averaged",
     )
     parser.add_argument(
@@ -202,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
         from detectors.training.video_decision_cv import decision_cv
 
         results["video_decision_cv"] = decision_cv(weights, args.split_seed, args.mirror)
+    if args.command == "select-video":
+        from detectors.training.video_selection import select_video
+
+        results["video_selection"] = select_video(weights)
     if args.command == "validate-video":
         from detectors.training.video_train import validate_video, validation_frames
 
