@@ -50,6 +50,7 @@ from detectors.training.video_train import (
     _cached_frames,
     _frame_stats,
     _frame_targets,
+    _scores,
     build_frames,
     combined_net,
     validation_frames,
@@ -99,8 +100,6 @@ def judge(
     threshold = float(np.quantile(zv[val_used & ~val_pos], 1.0 - fpr))
     pred = zs > threshold
     pos, neg = sel_pos & sel_used, sel_used & ~sel_pos
-    tp, fp, fn = int((pred & pos).sum()), int((pred & neg).sum()), int((~pred & pos).sum())
-    precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
     by_source = {}
     for name in sorted(set(sel_sources.tolist())):
         here = sel_sources == name
@@ -113,11 +112,8 @@ def judge(
     return {
         "positives": int(pos.sum()),
         "clean": int(neg.sum()),
-        "f1": round(2 * precision * recall / max(precision + recall, 1e-9), 4),
-        "precision": round(precision, 4),
-        "recall": round(recall, 4),
-        "fpr": round(fp / max(int(neg.sum()), 1), 5),
-        "false_positives": fp,
+        **_scores(pred, pos, neg, sel_used),
+        "false_positives": int((pred & neg).sum()),
         "validation_fpr_target": fpr,
         "clip_bootstrap": clip_bootstrap(pred, pos, neg, sel_follows, sel_sources),
         "by_source": by_source,
