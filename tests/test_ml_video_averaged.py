@@ -109,9 +109,33 @@ def test_maps_are_averaged_from_files_with_their_seeds(tmp_path: Path) -> None:
     unnamed = tmp_path / "some_map.pt"
     torch.save(a.state_dict(), unnamed)
     assert combined_net([paths[0], unnamed]).seeds == ()  # seeds only when every file names one
-    torch.save(AveragedNet([a, b]).state_dict(), tmp_path / "avg.pt")
-    with pytest.raises(ValueError, match=r"avg\.pt: only single maps can be averaged"):
-        combined_net([paths[0], tmp_path / "avg.pt"])
+    torch.save(AveragedNet([a, b]).state_dict(), tmp_path / "avg.pt")  # records no seeds: the result records none
+    got = combined_net([tmp_path / "avg.pt", paths[0]])
+    assert isinstance(got, AveragedNet) and len(got.members) == 3 and got.seeds == ()
+    torch.save(AveragedNet([a], mirror=True).state_dict(), tmp_path / "mirrored.pt")
+    with pytest.raises(ValueError, match=r"mirrored\.pt: its maps also run on the mirrored frame"):
+        combined_net([paths[0], tmp_path / "mirrored.pt"])
+
+
+def test_an_exported_average_and_a_new_map_average_member_by_member(tmp_path: Path) -> None:
+    """A new map is judged or calibrated beside the shipped ones read back from their ONNX: the seven-member net is
+    the plain mean of the six maps and the new one (each weighs the same, not the six 1:1 against it), with every
+    member's seed and recipe flags kept for the export."""
+    pytest.importorskip("onnx")
+    a, b, c = _maps(3, seed=4)
+    shipped = AveragedNet([a, b], seeds=(21, 22), evidence=(False, True), augmented=(True, False)).eval()
+    onnx_path, _digest, _diff = export(shipped, tmp_path)
+    new = tmp_path / member_path(20240640).name
+    torch.save(c.state_dict(), new)
+    got = combined_net([onnx_path, new])
+    assert isinstance(got, AveragedNet) and len(got.members) == 3 and not got.mirror
+    assert got.seeds == (21, 22, 20240640) and got.evidence == (False, True, False) and got.augmented == (True, False, False)
+    x = _x()
+    with torch.no_grad():
+        want = (torch.sigmoid(a.logits(x)) + torch.sigmoid(b.logits(x)) + torch.sigmoid(c.logits(x))) / 3
+        assert torch.allclose(got.probabilities(x), want, atol=1e-4)
+        pair = (torch.sigmoid(a.logits(x)) + torch.sigmoid(b.logits(x))) / 2
+        assert not torch.allclose(got.probabilities(x), (pair + torch.sigmoid(c.logits(x))) / 2, atol=1e-4)
 
 
 def test_a_high_pass_map_sees_only_what_its_blur_leaves() -> None:

@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=None,
         help="calibrate-video, decision-cv, select-video: saved block corruption weights, or an exported .onnx model (default: the last "
-        "train-video run's); given more than once, the maps are averaged",
+        "train-video run's); given more than once, the maps are averaged, every member of an averaging model (the shipped "
+        "detectors/ml/models/block_corruption.onnx among them) counting as one map",
     )
     parser.add_argument(
         "--mirror",

@@ -13,6 +13,8 @@ of their clean frames, and each selection frame is judged on its own (no hold, n
 recall and clean-frame FPR, with 95 % intervals from redrawing whole clips of each source.
 
     python -m detectors.training select-video --weights reports/training/block_map_20240611.pt --weights ...
+    python -m detectors.training select-video --weights detectors/ml/models/block_corruption.onnx \
+        --weights reports/training/block_map_20240640.pt      # the shipped maps and a new one, each one member
 
 The sources are none of the training, validation or evaluation ones and none that a shipped map was trained on;
 :func:`~detectors.training.video_train.photo_frames` (pans over the same photographs) must not train a map judged here.
@@ -121,8 +123,9 @@ def judge(
 
 
 def select_video(weights: list[Path]) -> dict[str, object]:
-    """Judge the average of the maps at ``weights`` (one saved or exported model, or several single maps) on the
-    selection sources; print the figures and write them to reports/training/video_selection.json."""
+    """Judge the average of the maps at ``weights`` (one saved or exported model, or several: single maps, or
+    averaging models whose members join one by one) on the selection sources; print the figures and write them to
+    reports/training/video_selection.json."""
     net = combined_net(weights)
     validation, selection = validation_frames(), selection_frames()
     val_pos, val_used = _frame_targets(validation)

@@ -1284,12 +1284,15 @@ def _load_map(weights: Path, state: dict[str, torch.Tensor]) -> CorruptionNet:
 
 
 def combined_net(weights: list[Path], mirror: bool = False) -> CorruptionNet | AveragedNet:
-    """The net of one saved or exported model, or the :class:`AveragedNet` of several single maps (or of one with
-    ``mirror``); decision heads left for :func:`fit_decision` to refit. The members' seeds are read from file names
-    ending in ``_<seed>``, then optionally ``_evidence``, ``_augmented`` and ``_highpass`` in that order (as
-    :func:`member_path` names them) and recorded in the export, with which were trained on evidence only and which on
-    augmented crops, when every one has one. Whether a map is high-pass its weights say (``high_pass_sigma``); a name
-    ending in ``_highpass`` on weights without it is an error (they would run as a plain map)."""
+    """The net of one saved or exported model, or the :class:`AveragedNet` of several (or of one with ``mirror``);
+    decision heads left for :func:`fit_decision` to refit. A model that already averages (saved, or exported: the
+    shipped ``block_corruption.onnx``) given with others adds its members one by one, so a new map is judged or
+    calibrated beside the shipped ones without their torch weights (each member weighs the same). The members'
+    seeds are read from file names ending in ``_<seed>``, then optionally ``_evidence``, ``_augmented`` and
+    ``_highpass`` in that order (as :func:`member_path` names them), and from an averaging model's own record; they
+    are kept in the export, with which were trained on evidence only and which on augmented crops, when every
+    member has one. Whether a map is high-pass its weights say (``high_pass_sigma``); a name ending in ``_highpass``
+    on weights without it is an error (they would run as a plain map)."""
     nets = [load_net(w, map_only=True) for w in weights]
     for w, n in zip(weights, nets, strict=True):
         if w.stem.endswith(HIGH_PASS_SUFFIX) and isinstance(n, CorruptionNet) and not n.high_pass:
@@ -1298,21 +1301,36 @@ def combined_net(weights: list[Path], mirror: bool = False) -> CorruptionNet | A
             raise ValueError(f"{w}: the name says a contrast-normalised map, its weights have no contrast_floor")
     if len(nets) == 1 and not mirror:
         return nets[0]
-    maps = [n for n in nets if isinstance(n, CorruptionNet)]
-    if len(maps) != len(nets):
-        raise ValueError(f"{', '.join(map(str, weights))}: only single maps can be averaged, not a model that already averages")
     suffixes = f"({EVIDENCE_SUFFIX})?({AUGMENTED_SUFFIX})?(?:{HIGH_PASS_SUFFIX})?(?:{CONTRAST_SUFFIX})?"
-    named = [m for w in weights if (m := re.search(rf"_(\d{{6,}}){suffixes}$", w.stem))]
-    if len(named) != len(maps):
+    maps: list[CorruptionNet] = []
+    known: list[tuple[int, bool, bool] | None] = []  # (seed, evidence, augmented) of each member where recorded
+    for w, n in zip(weights, nets, strict=True):
+        if isinstance(n, AveragedNet):
+            if n.mirror:
+                raise ValueError(f"{w}: its maps also run on the mirrored frame; average its members with --mirror instead")
+            maps += [m for m in n.members if isinstance(m, CorruptionNet)]
+            if len(n.seeds) == len(n.members):
+                known += list(zip(n.seeds, n.evidence, n.augmented, strict=True))
+            else:
+                known += [None] * len(n.members)
+            continue
+        maps.append(n)
+        m = re.search(rf"_(\d{{6,}}){suffixes}$", w.stem)
+        known.append((int(m.group(1)), bool(m.group(2)), bool(m.group(3))) if m else None)
+    if len({(m.in_channels, m.arch) for m in maps}) != 1:
+        raise ValueError(f"{', '.join(map(str, weights))}: maps of different archs or input channels cannot be averaged")
+    records = [k for k in known if k is not None]
+    if len(records) != len(maps):
         return AveragedNet(maps, mirror)
-    seeds = tuple(int(m.group(1)) for m in named)
-    return AveragedNet(maps, mirror, seeds, tuple(bool(m.group(2)) for m in named), tuple(bool(m.group(3)) for m in named))
+    seeds = tuple(seed for seed, _, _ in records)
+    return AveragedNet(maps, mirror, seeds, tuple(e for _, e, _ in records), tuple(a for _, _, a in records))
 
 
 def calibrate_video(weights: list[Path], mirror: bool = False) -> dict[str, object]:
     """Refit the decision head of saved weights on the training and validation frames, set its threshold on the
     clean validation frames and export it as the shipped ``block_corruption.onnx`` (the maps are left as trained).
-    Several ``weights`` (single maps), or ``mirror``, make an :class:`AveragedNet` of them.
+    Several ``weights`` (single maps, or averaging models whose members join one by one), or ``mirror``, make an
+    :class:`AveragedNet` of them.
 
     The validation figures printed are the ones to choose between models on; run ``evaluate-video`` after choosing.
     """
