@@ -115,6 +115,9 @@ def test_maps_are_averaged_from_files_with_their_seeds(tmp_path: Path) -> None:
     torch.save(AveragedNet([a], mirror=True).state_dict(), tmp_path / "mirrored.pt")
     with pytest.raises(ValueError, match=r"mirrored\.pt: its maps also run on the mirrored frame"):
         combined_net([paths[0], tmp_path / "mirrored.pt"])
+    torch.save(CorruptionNet(3, "wide").state_dict(), tmp_path / "wide.pt")
+    with pytest.raises(ValueError, match=r"wide\.pt: maps of different archs or input channels cannot be averaged"):
+        combined_net([paths[0], tmp_path / "wide.pt"])
 
 
 def test_an_exported_average_and_a_new_map_average_member_by_member(tmp_path: Path) -> None:
