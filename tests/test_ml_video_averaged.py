@@ -258,3 +258,34 @@ def test_an_average_with_a_contrast_normalised_member_saves_exports_and_rebuilds
     torch.save(hp_only.state_dict(), wrong)
     with pytest.raises(ValueError, match=r"20240612_highpass_contrast\.pt: the name says a contrast-normalised map"):
         combined_net([paths[0], wrong])
+
+
+def test_the_onnxruntime_map_runner_gives_torchs_maps_at_any_size() -> None:
+    """map_runner (what judging and calibrating use) computes the average's map, high-pass and contrast-normalised
+    members included, at a size other than its check's, and leaves the net in the mode it found it."""
+    pytest.importorskip("onnxruntime")
+    from detectors.training.video_train import map_runner
+
+    plain, other = _maps(2, seed=6)
+    cn = CorruptionNet(high_pass=True, contrast_norm=True).eval()
+    cn.load_state_dict({**other.state_dict(), "high_pass_sigma": cn.high_pass_sigma, "contrast_floor": cn.contrast_floor})
+    net = AveragedNet([plain, cn]).eval()
+    x = _x(3, 144, 256)
+    with torch.no_grad():
+        want = net.probabilities(x).numpy()
+    got = map_runner(net)(x.numpy())
+    assert got.shape == want.shape == (3, 1, 9, 16)
+    assert np.abs(got - want).max() < 1e-5
+    assert not net.training
+    net.train()
+    map_runner(net)
+    assert net.training
+
+
+def test_a_map_runner_that_departs_from_torch_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("onnxruntime")
+    from detectors.training import video_train
+
+    monkeypatch.setattr(video_train, "MAP_RUNNER_TOLERANCE", -1.0)
+    with pytest.raises(RuntimeError, match=r"the onnxruntime map differs from torch's by .* \(over -1.0\)"):
+        video_train.map_runner(_maps(1)[0])

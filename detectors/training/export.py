@@ -33,6 +33,22 @@ def export_onnx(
     input_names: tuple[str, ...] = ("input",),
 ) -> tuple[Path, str]:
     """Export ``model`` as ``out_dir/name.onnx`` (metadata values JSON-encoded) and ``name.sha256``; return (path, sha256)."""
+    proto = onnx_proto(model, example, output_names, dynamic, input_names)
+    for key, value in sorted(metadata.items()):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)
+    proto.producer_name = "avqa.detectors.training"
+    return _write(proto, name, out_dir)
+
+
+def onnx_proto(
+    model: torch.nn.Module,
+    example: torch.Tensor | tuple[torch.Tensor, ...],
+    output_names: list[str],
+    dynamic: dict[str, dict[int, str]],
+    input_names: tuple[str, ...] = ("input",),
+) -> onnx.ModelProto:
+    """The ONNX graph of ``model`` in eval mode (opset 17, constants folded: a BatchNorm joins its convolution)."""
     import torch
 
     model.eval()
@@ -50,12 +66,7 @@ def export_onnx(
             opset_version=17,
             do_constant_folding=True,
         )
-    proto = onnx.load_from_string(buf.getvalue())
-    for key, value in sorted(metadata.items()):
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)
-    proto.producer_name = "avqa.detectors.training"
-    return _write(proto, name, out_dir)
+    return onnx.load_from_string(buf.getvalue())
 
 
 def _write(proto: onnx.ModelProto, name: str, out_dir: Path) -> tuple[Path, str]:

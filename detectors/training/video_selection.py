@@ -17,8 +17,11 @@ recall and clean-frame FPR, with 95 % intervals from redrawing whole clips of ea
         --weights reports/training/block_map_20240640.pt      # the shipped maps and a new one, each one member
 
 The shipped six read back from their ONNX (session 33: ``--weights detectors/ml/models/block_corruption.onnx`` alone,
-3693 s on 2 cores with the caches built) score what their saved maps did in session 32: frame F1 0.8158, clean-frame
-FPR 1.605 % (118 of 7352), so a new map needs no retrained six to be judged against them.
+3693 s on 2 cores including about 11 minutes building the caches) score what their saved maps did in session 32: frame
+F1 0.8158, clean-frame FPR 1.605 % (118 of 7352), so a new map needs no retrained six to be judged against them. The
+maps are computed by onnxruntime (:func:`~detectors.training.video_train.map_runner`); in torch until session 34,
+which got the same figures to the last digit in 920 s with the caches built (maps of the 8221 validation frames 380 s,
+of the 10944 selection frames 509 s).
 
 The sources are none of the training, validation or evaluation ones and none that a shipped map was trained on;
 :func:`~detectors.training.video_train.photo_frames` (pans over the same photographs) must not train a map judged here.

@@ -1,6 +1,10 @@
 """Block corruption: data (real bitstream corruption + simulated garbage + hard negatives), the ResNet-style
 fully convolutional model, training, ONNX export and evaluation on REAL corruption of held-out sources.
 
+Files named below under ``reports/training/`` (session rules, logs, scripts) were run output and are not in the
+repository (the folder is git-ignored); each rule's figures are in the commit that recorded it
+(``git log --grep 'rule M'``).
+
 The shipped model sees one frame (Y, U, V). A temporal variant (``temporal=True``) also sees
 the frame shown before it in the same decode (the current planes and their difference from
 the previous frame, :func:`frame_input`), as the detector then does at run time; it scored
@@ -72,7 +76,7 @@ from torch import nn
 from detectors.ml.features import MAP_STRIDE_PX, VIDEO_HEIGHT_PX, VIDEO_WIDTH_PX
 from detectors.training import video_sim
 from detectors.training import video_sources as video_sources_module
-from detectors.training.export import MODELS_DIR, export_onnx, max_abs_diff_vs_onnx
+from detectors.training.export import MODELS_DIR, export_onnx, max_abs_diff_vs_onnx, onnx_proto
 from detectors.training.progress import progress, say
 from detectors.training.video_clip_bootstrap import clip_bootstrap
 from detectors.training.video_sim import (
@@ -702,12 +706,55 @@ def _smooth_negative(crops: list[np.ndarray], rng: np.random.Generator) -> list[
     return res
 
 
-def _frame_stats(net: CorruptionNet | AveragedNet, frames: list[LabelledFrame], label: str) -> torch.Tensor:
-    out = []
+class _MapOf(nn.Module):
+    """A net's cell probability map as the only output (the graph :func:`map_runner` runs)."""
+
+    def __init__(self, net: CorruptionNet | AveragedNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.probabilities(x)
+
+
+MAP_RUNNER_TOLERANCE = 1e-4  # largest |onnxruntime - torch| of a cell probability a runner may show on its check
+
+
+def map_runner(net: CorruptionNet | AveragedNet) -> Callable[[np.ndarray], np.ndarray]:
+    """``net.probabilities`` of a batch of frame inputs (n, channels, rows, cols), computed by onnxruntime from the net
+    exported in memory: on 2 cores the six shipped maps ran 4.4 times as fast as in torch (22.0 against 5.0 frames/s
+    at the analysis size, largest difference of a cell probability 1.8e-7; ``benchmarks/bench_training_maps.py``,
+    session 34), and ``select-video`` of the shipped ONNX took 920 s instead of about 3000 with the same figures. The
+    graph is checked against torch on one random frame when built; one that differs by more than
+    :data:`MAP_RUNNER_TOLERANCE` is refused."""
+    import onnxruntime as ort
+
+    was_training = net.training
+    try:
+        proto = onnx_proto(
+            _MapOf(net), torch.zeros(1, net.in_channels, H, W), ["map"],
+            {"input": {0: "n", 2: "h", 3: "w"}, "map": {0: "n", 2: "mh", 3: "mw"}},
+        )  # fmt: skip
+    finally:
+        net.train(was_training)
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).uniform(-1, 1, (1, net.in_channels, H, W)).astype(np.float32)
     with torch.no_grad():
-        for i in progress(range(0, len(frames), 16), (len(frames) + 15) // 16, label):
-            x = torch.from_numpy(np.stack([frame_input(f, net.in_channels) for f in frames[i : i + 16]]))
-            out.append(frame_stats(net.probabilities(x)))
+        expected = net.eval().probabilities(torch.from_numpy(x)).numpy()
+    net.train(was_training)
+    diff = float(np.abs(session.run(None, {"input": x})[0] - expected).max())
+    if diff > MAP_RUNNER_TOLERANCE:
+        raise RuntimeError(f"the onnxruntime map differs from torch's by {diff:.2e} (over {MAP_RUNNER_TOLERANCE})")
+    return lambda batch: session.run(None, {"input": np.ascontiguousarray(batch, dtype=np.float32)})[0]
+
+
+def _frame_stats(net: CorruptionNet | AveragedNet, frames: list[LabelledFrame], label: str) -> torch.Tensor:
+    """:func:`frame_stats` of ``net``'s map of every frame (computed by :func:`map_runner`), in order."""
+    run = map_runner(net)
+    out = []
+    for i in progress(range(0, len(frames), 16), (len(frames) + 15) // 16, label):
+        x = np.stack([frame_input(f, net.in_channels) for f in frames[i : i + 16]])
+        out.append(frame_stats(torch.from_numpy(run(x))))
     return torch.cat(out)
 
 
