@@ -6,9 +6,9 @@ baseline of the same net in torch, on the same frames in the same run.
     python benchmarks/bench_training_maps.py --batches 5 --repeats 5
 
 Input: random frame inputs at the analysis size (3 x 360 x 640, as ``frame_input`` gives them), in batches of 16 as
-``_frame_stats`` feeds them. Both run with the thread counts they get by default (torch's intra-op threads, onnxruntime's
-physical cores). Each is timed ``--repeats`` times over the same batches; the median frames per second is printed with
-every run, the ratio of the medians and the largest difference of a cell probability. Needs the ``train`` extra.
+``_frame_stats`` feeds them. Both run on torch's thread count (its default: the machine's cores). Each is timed
+``--repeats`` times over the same batches, in alternating order; the median frames per second is printed with every
+run, the ratio of the medians and the largest difference of a cell probability. Needs the ``train`` extra.
 """
 
 from __future__ import annotations
@@ -47,14 +47,17 @@ def main() -> None:
         runs: dict[str, list[float]] = {"torch": [], "onnxruntime": []}
         diff = 0.0
         load = [os.getloadavg()[0]]
-        for _ in range(args.repeats):
-            t0 = time.perf_counter()
-            want = [net.probabilities(torch.from_numpy(b)).numpy() for b in batches]
-            runs["torch"].append(frames / (time.perf_counter() - t0))
-            t0 = time.perf_counter()
-            got = [run(b) for b in batches]
-            runs["onnxruntime"].append(frames / (time.perf_counter() - t0))
-            diff = max(diff, *(float(np.abs(w - g).max()) for w, g in zip(want, got, strict=True)))
+        out: dict[str, list[np.ndarray]] = {}
+        for k in range(args.repeats):  # the order alternates, so neither always runs on a machine the other warmed
+            for name in ("torch", "onnxruntime") if k % 2 == 0 else ("onnxruntime", "torch"):
+                t0 = time.perf_counter()
+                if name == "torch":
+                    out[name] = [net.probabilities(torch.from_numpy(b)).numpy() for b in batches]
+                else:
+                    out[name] = [run(b) for b in batches]
+                runs[name].append(frames / (time.perf_counter() - t0))
+            pairs = zip(out["torch"], out["onnxruntime"], strict=True)
+            diff = max(diff, *(float(np.abs(w - g).max()) for w, g in pairs))
         load.append(os.getloadavg()[0])
     median = {k: statistics.median(v) for k, v in runs.items()}
     print(
@@ -62,7 +65,7 @@ def main() -> None:
             {
                 "maps": len(getattr(net, "members", [net])),
                 "frames_per_run": frames,
-                "torch_threads": torch.get_num_threads(),
+                "threads": torch.get_num_threads(),  # torch's, and onnxruntime's (map_runner gives it the same)
                 "fps_median": {k: round(v, 2) for k, v in median.items()},
                 "fps_runs": {k: [round(x, 2) for x in v] for k, v in runs.items()},
                 "onnxruntime_over_torch": round(median["onnxruntime"] / median["torch"], 2),

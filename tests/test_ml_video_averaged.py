@@ -262,24 +262,37 @@ def test_an_average_with_a_contrast_normalised_member_saves_exports_and_rebuilds
 
 def test_the_onnxruntime_map_runner_gives_torchs_maps_at_any_size() -> None:
     """map_runner (what judging and calibrating use) computes the average's map, high-pass and contrast-normalised
-    members included, at a size other than its check's, and leaves the net in the mode it found it."""
+    members included, at a size other than its check's, and leaves the mode of every part of the net as it found it
+    (combined_net builds an average in training mode around members in eval mode)."""
     pytest.importorskip("onnxruntime")
     from detectors.training.video_train import map_runner
 
     plain, other = _maps(2, seed=6)
     cn = CorruptionNet(high_pass=True, contrast_norm=True).eval()
     cn.load_state_dict({**other.state_dict(), "high_pass_sigma": cn.high_pass_sigma, "contrast_floor": cn.contrast_floor})
-    net = AveragedNet([plain, cn]).eval()
+    net = AveragedNet([plain, cn])
+    modes = {name: m.training for name, m in net.named_modules()}
+    assert net.training and not plain.training  # a mixed net, so that a blanket eval() or train() shows
     x = _x(3, 144, 256)
-    with torch.no_grad():
-        want = net.probabilities(x).numpy()
     got = map_runner(net)(x.numpy())
+    assert {name: m.training for name, m in net.named_modules()} == modes
+    with torch.no_grad():
+        want = net.eval().probabilities(x).numpy()
     assert got.shape == want.shape == (3, 1, 9, 16)
     assert np.abs(got - want).max() < 1e-5
-    assert not net.training
-    net.train()
-    map_runner(net)
-    assert net.training
+
+
+@pytest.mark.parametrize("channels, mirror", [(6, False), (3, True)])
+def test_the_map_runner_takes_temporal_and_mirrored_averages(channels: int, mirror: bool) -> None:
+    pytest.importorskip("onnxruntime")
+    from detectors.training.video_train import map_runner
+
+    torch.manual_seed(8)
+    net = AveragedNet([CorruptionNet(channels).eval(), CorruptionNet(channels).eval()], mirror=mirror).eval()
+    x = np.random.default_rng(3).uniform(-1, 1, (2, channels, 96, 160)).astype(np.float32)
+    with torch.no_grad():
+        want = net.probabilities(torch.from_numpy(x)).numpy()
+    assert np.abs(map_runner(net)(x) - want).max() < 1e-5
 
 
 def test_a_map_runner_that_departs_from_torch_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

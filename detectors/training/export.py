@@ -48,7 +48,8 @@ def onnx_proto(
     dynamic: dict[str, dict[int, str]],
     input_names: tuple[str, ...] = ("input",),
 ) -> onnx.ModelProto:
-    """The ONNX graph of ``model`` in eval mode (opset 17, constants folded: a BatchNorm joins its convolution)."""
+    """Put ``model`` in eval mode (it is left so) and return its ONNX graph (opset 17, constants folded: a BatchNorm
+    joins its convolution)."""
     import torch
 
     model.eval()

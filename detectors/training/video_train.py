@@ -55,6 +55,7 @@ order agrees with the evaluation: recall at 0.2 % clean-frame FPR 0.026 wide aga
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import inspect
@@ -721,27 +722,27 @@ MAP_RUNNER_TOLERANCE = 1e-4  # largest |onnxruntime - torch| of a cell probabili
 
 
 def map_runner(net: CorruptionNet | AveragedNet) -> Callable[[np.ndarray], np.ndarray]:
-    """``net.probabilities`` of a batch of frame inputs (n, channels, rows, cols), computed by onnxruntime from the net
-    exported in memory: on 2 cores the six shipped maps ran 4.4 times as fast as in torch (22.0 against 5.0 frames/s
-    at the analysis size, largest difference of a cell probability 1.8e-7; ``benchmarks/bench_training_maps.py``,
-    session 34), and ``select-video`` of the shipped ONNX took 920 s instead of about 3000 with the same figures. The
-    graph is checked against torch on one random frame when built; one that differs by more than
-    :data:`MAP_RUNNER_TOLERANCE` is refused."""
+    """``net.probabilities`` of a batch of frame inputs (n, channels, rows, cols: any size, as :func:`frame_input` gives
+    them), computed by onnxruntime from a copy of the net in eval mode exported in memory (``net`` itself, and the mode
+    of each of its parts, are left as they were), on as many threads as torch has (``--threads``): on 2 cores the six
+    shipped maps ran 4.4 times as fast as in torch (22.0 against 5.0 frames/s at the analysis size, largest difference
+    of a cell probability 1.8e-7; ``benchmarks/bench_training_maps.py``, session 34), and ``select-video`` of the
+    shipped ONNX took 920 s instead of about 3000 with the same figures. The graph is checked against torch on one
+    random frame of the analysis size when built; one that differs by more than :data:`MAP_RUNNER_TOLERANCE` is
+    refused."""
     import onnxruntime as ort
 
-    was_training = net.training
-    try:
-        proto = onnx_proto(
-            _MapOf(net), torch.zeros(1, net.in_channels, H, W), ["map"],
-            {"input": {0: "n", 2: "h", 3: "w"}, "map": {0: "n", 2: "mh", 3: "mw"}},
-        )  # fmt: skip
-    finally:
-        net.train(was_training)
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    x = np.random.default_rng(0).uniform(-1, 1, (1, net.in_channels, H, W)).astype(np.float32)
+    frozen = copy.deepcopy(net).eval()
+    proto = onnx_proto(
+        _MapOf(frozen), torch.zeros(1, frozen.in_channels, H, W), ["map"],
+        {"input": {0: "n", 2: "h", 3: "w"}, "map": {0: "n", 2: "mh", 3: "mw"}},
+    )  # fmt: skip
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = torch.get_num_threads(), 1
+    session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).uniform(-1, 1, (1, frozen.in_channels, H, W)).astype(np.float32)
     with torch.no_grad():
-        expected = net.eval().probabilities(torch.from_numpy(x)).numpy()
-    net.train(was_training)
+        expected = frozen.probabilities(torch.from_numpy(x)).numpy()
     diff = float(np.abs(session.run(None, {"input": x})[0] - expected).max())
     if diff > MAP_RUNNER_TOLERANCE:
         raise RuntimeError(f"the onnxruntime map differs from torch's by {diff:.2e} (over {MAP_RUNNER_TOLERANCE})")
