@@ -22,8 +22,9 @@ F1 0.8158, clean-frame FPR 1.605 % (118 of 7352), so a new map needs no retraine
 maps are computed by onnxruntime (:func:`~detectors.training.video_train.map_runner`); in torch until session 34,
 which got the same figures to the last digit in 920 s with the caches built (maps of the 8221 validation frames 380 s,
 of the 10944 selection frames 509 s). A new map from a fresh 2-core machine so takes about 2 h 20 min: the
-environment 2 min, the training frames 5 min, one map about 1 h 50 min (``train-video --seed N``), the validation and
-selection frames 11.5 min, this judge about 17 min for seven maps (session 34's build times; the training time is session 32's).
+environment 2 min, the training frames 5 min, one map about 1 h 50 min (``train-video --seed N``), the validation
+and selection frames 11.5 min, this judge about 17 min for seven maps (session 34's build times; the training time
+is session 32's).
 
 The sources are none of the training, validation or evaluation ones and none that a shipped map was trained on;
 :func:`~detectors.training.video_train.photo_frames` (pans over the same photographs) must not train a map judged here.
