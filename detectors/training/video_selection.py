@@ -23,8 +23,8 @@ maps are computed by onnxruntime (:func:`~detectors.training.video_train.map_run
 which got the same figures to the last digit in 920 s with the caches built (maps of the 8221 validation frames 380 s,
 of the 10944 selection frames 509 s). A new map from a fresh 2-core machine so takes about 2 h 20 min: the
 environment 2 min, the training frames 5 min, one map about 1 h 50 min (``train-video --seed N``), the validation
-and selection frames 11.5 min, this judge about 17 min for seven maps (session 34's build times; the training time
-is session 32's).
+and selection frames 11.5 min, this judge about 17 min for seven maps (estimated from its 920 s for six; the build
+times are session 34's, the training time session 32's).
 
 The sources are none of the training, validation or evaluation ones and none that a shipped map was trained on;
 :func:`~detectors.training.video_train.photo_frames` (pans over the same photographs) must not train a map judged here.

@@ -727,9 +727,9 @@ def map_runner(net: CorruptionNet | AveragedNet) -> Callable[[np.ndarray], np.nd
     of each of its parts, are left as they were), on as many threads as torch has (``--threads``): on 2 cores the six
     shipped maps ran 4.4 times as fast as in torch (22.0 against 5.0 frames/s at the analysis size, largest difference
     of a cell probability 1.8e-7; ``benchmarks/bench_training_maps.py``, session 34), and ``select-video`` of the
-    shipped ONNX took 920 s instead of about 3000 with the same figures. The graph is checked against torch on one
-    random frame of the analysis size when built; one that differs by more than :data:`MAP_RUNNER_TOLERANCE` is
-    refused."""
+    shipped ONNX took 920 s with the caches built (in torch, session 33: 3693 s including their build) and gave the
+    same figures. The graph is checked against torch on one random frame of the analysis size when built; one that
+    differs by more than :data:`MAP_RUNNER_TOLERANCE` is refused."""
     import onnxruntime as ort
 
     frozen = copy.deepcopy(net).eval()
